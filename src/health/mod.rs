@@ -1,0 +1,1 @@
+//! Health monitoring (issue #5).

@@ -1,0 +1,17 @@
+//! Ballast: a single-host load balancer with the OpenStack Octavia v1 API.
+//!
+//! # Layout
+//! - `model` — typed ids, statuses, protocols; no I/O.
+//! - `config` — figment: defaults, TOML, `BALLAST_` environment.
+//! - `store` — SQLite (r2d2 pool, migrations) and one repository per resource.
+//! - `api` — the Rocket routes of `/v1`, catchers and the JSON fault body.
+//! - `controller` — the durable job queue, provisioning flows, start-up reconcile.
+//! - `network` — the `NetworkDriver` trait, `local` and `noop` drivers.
+//! - `dataplane` — the in-process proxy: specs in, counters out.
+//! - `health` — probes, rise/fall, operating status roll-up.
+//! - `app` — wires every part and owns shutdown.
+#![deny(unsafe_code)]
+
+pub mod dataplane;
+pub mod health;
+pub mod model;

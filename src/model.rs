@@ -1,0 +1,230 @@
+//! Plain shared types: typed ids, statuses, protocols, algorithms.
+//!
+//! No I/O lives here. The text form of every enum (serde and SQL alike) is the
+//! API's spelling, so one string travels unchanged from JSON to the schema's
+//! `CHECK` constraints and back.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh random (v4) id.
+            pub fn new() -> Self {
+                Self(Uuid::new_v4())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // Lowercase and hyphenated: the only form the API shows.
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+typed_id!(/// Id of a load balancer.
+    LoadBalancerId);
+typed_id!(/// Id of a listener.
+    ListenerId);
+typed_id!(/// Id of a pool.
+    PoolId);
+typed_id!(/// Id of a pool member.
+    MemberId);
+typed_id!(/// Id of a host network VIPs are allocated from.
+    NetworkId);
+typed_id!(/// Id of a port: an address reservation on a host network.
+    PortId);
+typed_id!(/// Id of a TLS certificate container.
+    CertificateId);
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The API and SQL spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownValue {
+                        allowed: &[$($text),+],
+                    }),
+                }
+            }
+        }
+    };
+}
+
+/// A string that is not one of an enum's values; `allowed` lists the values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownValue {
+    pub allowed: &'static [&'static str],
+}
+
+impl fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "must be one of {}", self.allowed.join(", "))
+    }
+}
+
+text_enum!(/// Where an object is in its provisioning lifecycle.
+    ProvisioningStatus {
+    PendingCreate => "PENDING_CREATE",
+    Active => "ACTIVE",
+    PendingUpdate => "PENDING_UPDATE",
+    PendingDelete => "PENDING_DELETE",
+    Deleted => "DELETED",
+    Error => "ERROR",
+});
+
+impl ProvisioningStatus {
+    /// True for the PENDING_* states, which lock the load balancer.
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            Self::PendingCreate | Self::PendingUpdate | Self::PendingDelete
+        )
+    }
+}
+
+text_enum!(/// Whether an object is serving, as observed.
+    OperatingStatus {
+    Online => "ONLINE",
+    Offline => "OFFLINE",
+    Degraded => "DEGRADED",
+    Error => "ERROR",
+});
+
+text_enum!(/// Listener and pool protocol.
+    Protocol {
+    Tcp => "TCP",
+    Http => "HTTP",
+    Https => "HTTPS",
+});
+
+text_enum!(/// How a pool picks a member for a new connection or request.
+    LbAlgorithm {
+    RoundRobin => "ROUND_ROBIN",
+    LeastConnections => "LEAST_CONNECTIONS",
+    SourceIp => "SOURCE_IP",
+});
+
+text_enum!(/// Session persistence kinds.
+    SessionPersistenceType {
+    HttpCookie => "HTTP_COOKIE",
+    SourceIp => "SOURCE_IP",
+});
+
+text_enum!(/// Health monitor probe kinds.
+    HealthMonitorType {
+    Ping => "PING",
+    Tcp => "TCP",
+    Http => "HTTP",
+    Https => "HTTPS",
+});
+
+text_enum!(/// HTTP methods a health monitor may use.
+    HttpMethod {
+    Get => "GET",
+    Head => "HEAD",
+    Post => "POST",
+    Put => "PUT",
+    Delete => "DELETE",
+    Options => "OPTIONS",
+    Patch => "PATCH",
+    Connect => "CONNECT",
+    Trace => "TRACE",
+});
+
+text_enum!(/// How the local network driver makes a VIP reachable.
+    NetworkMode {
+    Loopback => "loopback",
+    Interface => "interface",
+});
+
+/// Session persistence of a pool, as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionPersistence {
+    #[serde(rename = "type")]
+    pub kind: SessionPersistenceType,
+    pub cookie_name: Option<String>,
+}
+
+/// Cookie name used by HTTP_COOKIE persistence when the client gives none.
+pub const DEFAULT_COOKIE_NAME: &str = "BALLAST_SERVERID";
+
+/// Listener counters as the API shows them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListenerStats {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub active_connections: u64,
+    pub total_connections: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_text_round_trips_and_lists_allowed_values() {
+        for s in ProvisioningStatus::ALL {
+            assert_eq!(s.as_str().parse::<ProvisioningStatus>().unwrap(), *s);
+        }
+        let err = "BOGUS".parse::<LbAlgorithm>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "must be one of ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP"
+        );
+    }
+
+    #[test]
+    fn ids_display_lowercase_hyphenated() {
+        let id: MemberId = "0A0B0C0D-0000-4000-8000-000000000001".parse().unwrap();
+        assert_eq!(id.to_string(), "0a0b0c0d-0000-4000-8000-000000000001");
+    }
+}
