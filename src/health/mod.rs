@@ -1,1 +1,4 @@
-//! Health monitoring (issue #5).
+//! Health monitoring: probes members, counts rise/fall, steers the data plane
+//! through the shared member states and rolls statuses up (issue #5).
+
+pub mod rollup;
