@@ -15,3 +15,4 @@
 pub mod dataplane;
 pub mod health;
 pub mod model;
+pub mod ui;
