@@ -50,8 +50,8 @@ pub enum Asset {
     Body {
         /// Bytes of the file.
         body: Cow<'static, [u8]>,
-        /// Its `Content-Type`.
-        content_type: ContentType,
+        /// Its MIME type, as guessed from the file name.
+        mime: String,
         /// Quoted strong entity tag.
         etag: String,
     },
@@ -74,11 +74,8 @@ impl<'r> Responder<'r, 'static> for Asset {
                 .status(Status::NotModified)
                 .header(Header::new("ETag", etag))
                 .ok(),
-            Asset::Body {
-                body,
-                content_type,
-                etag,
-            } => {
+            Asset::Body { body, mime, etag } => {
+                let content_type = content_type(&mime);
                 if content_type.is_html() {
                     response.raw_header("Content-Security-Policy", CONTENT_SECURITY_POLICY);
                 }
@@ -167,7 +164,7 @@ fn serve(name: &str, if_none_match: &IfNoneMatch) -> Option<Asset> {
     }
     Some(Asset::Body {
         body: file.data,
-        content_type: content_type(file.metadata.mimetype()),
+        mime: file.metadata.mimetype().to_owned(),
         etag,
     })
 }
