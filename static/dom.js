@@ -79,13 +79,13 @@ export function toast(message, tone = 'ok') {
 }
 
 /** A panel with an error message and a Retry button. */
-export function errorPanel(title, err, onRetry) {
+export function errorPanel(title, err, onRetry, note) {
   const message = err instanceof Error ? err.message : String(err);
   return h('section', { class: 'panel panel-error', role: 'alert' },
     h('div', { class: 'panel-error-icon', 'aria-hidden': 'true' }, '!'),
     h('div', { class: 'panel-error-body' },
       h('h2', {}, title),
-      h('p', { class: 'error-message' }, message),
+      h('p', { class: 'error-message' }, message, note ? h('span', { class: 'muted' }, ` ${note}`) : null),
       onRetry ? h('button', { type: 'button', class: 'btn btn-primary', onclick: onRetry }, 'Retry') : null));
 }
 

@@ -20,6 +20,7 @@ export class LoadBalancerView extends PollingView {
     super(shell);
     this.id = id;
     this.anchor = listenerId;
+    this.target = listenerId;
     this.lb = seeds.get(id) || null;
     seeds.delete(id);
     this.listeners = [];
@@ -107,8 +108,13 @@ export class LoadBalancerView extends PollingView {
     this.refreshSoon(120);
   }
 
+  /** The route named a listener (or none): highlight it and scroll to it once. */
   focusListener(listenerId) {
-    this.anchor = listenerId;
+    this.target = listenerId || null;
+    this.anchor = this.target;
+    for (const card of document.querySelectorAll('.card-listener')) {
+      card.classList.toggle('is-target', card.dataset.listenerId === this.target);
+    }
     this.scrollToAnchor();
   }
 
@@ -116,8 +122,6 @@ export class LoadBalancerView extends PollingView {
     if (!this.anchor) return;
     const el = document.getElementById(`listener-${this.anchor}`);
     if (!el) return;
-    for (const other of document.querySelectorAll('.card-listener.is-target')) other.classList.remove('is-target');
-    el.classList.add('is-target');
     el.scrollIntoView({ block: 'start' });
     el.focus({ preventScroll: true });
     this.anchor = null;
@@ -156,13 +160,13 @@ export class LoadBalancerView extends PollingView {
         deleted ? null : h('div', { class: 'actions' },
           this.button('Edit', 'edit-lb', () => this.editLoadBalancer(), { labelText: 'Edit load balancer' }),
           this.button('Delete', 'delete-lb', () => this.deleteLoadBalancer(), { tone: 'danger-ghost', labelText: 'Delete load balancer' }))),
-      h('dl', { class: 'facts' },
+      h('dl', { class: 'facts facts-summary' },
         fact('VIP address', h('span', { class: 'mono strong' }, (lb.vip && lb.vip.ip_address) || '—')),
         fact('Network', network ? `${network.name} (${network.cidr})` : h('code', { class: 'id' }, (lb.vip && lb.vip.network_id) || '—')),
-        fact('VIP port', h('code', { class: 'id' }, (lb.vip && lb.vip.port_id) || '—')),
-        fact('ID', h('code', { class: 'id' }, lb.id)),
         fact('Enabled', yesNo(lb.enabled)),
-        fact('Listeners', String(this.listeners.length))));
+        fact('Listeners', String(this.listeners.length)),
+        fact('ID', h('code', { class: 'id' }, lb.id), 'fact-wide'),
+        fact('VIP port', h('code', { class: 'id' }, (lb.vip && lb.vip.port_id) || '—'), 'fact-wide')));
 
     const notices = [];
     if (isPending(lb.provisioning_status)) {
@@ -199,7 +203,7 @@ export class LoadBalancerView extends PollingView {
     const title = `${listener.protocol} :${listener.protocol_port}`;
     const cert = listener.default_tls_container_id;
     return h('article', {
-      class: 'card card-listener', id: `listener-${listener.id}`, tabindex: '-1',
+      class: `card card-listener${listener.id === this.target ? ' is-target' : ''}`, id: `listener-${listener.id}`, tabindex: '-1',
       'aria-label': `Listener ${title}${listener.name ? ` ${listener.name}` : ''}`, dataset: { listenerId: listener.id },
     },
       h('div', { class: 'card-head' },
@@ -540,8 +544,8 @@ export class LoadBalancerView extends PollingView {
   }
 }
 
-function fact(term, value) {
-  return h('div', { class: 'fact' }, h('dt', {}, term), h('dd', {}, value));
+function fact(term, value, extra) {
+  return h('div', { class: extra ? `fact ${extra}` : 'fact' }, h('dt', {}, term), h('dd', {}, value));
 }
 
 function stat(term, value, key) {

@@ -76,6 +76,7 @@ export class PollingView {
     if (this.handleError && this.handleError(err)) return;
     const retry = () => { this.shell.clearConnectionProblem(); this.refreshSoon(0); };
     if (this.loaded) this.shell.showConnectionProblem(err, retry);
-    else this.shell.render(errorPanel(err.isNetwork ? 'Cannot reach Ballast' : 'Could not load this page', err, retry));
+    else this.shell.render(errorPanel(err.isNetwork ? 'Cannot reach Ballast' : 'Could not load this page', err, retry,
+      'This page retries by itself every few seconds.'));
   }
 }
