@@ -12,8 +12,12 @@
 //! - `app` — wires every part and owns shutdown.
 #![deny(unsafe_code)]
 
+pub mod api;
+pub mod app;
 pub mod config;
+pub mod controller;
 pub mod dataplane;
 pub mod health;
 pub mod model;
+pub mod network;
 pub mod store;
