@@ -12,7 +12,13 @@
 //! - `app` — wires every part and owns shutdown.
 #![deny(unsafe_code)]
 
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod controller;
 pub mod dataplane;
 pub mod health;
 pub mod model;
+pub mod network;
+pub mod store;
 pub mod ui;
