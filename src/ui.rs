@@ -67,7 +67,6 @@ impl<'r> Responder<'r, 'static> for Asset {
         let mut response = Response::build();
         response
             .raw_header("Cache-Control", "no-cache")
-            .raw_header("X-Content-Type-Options", "nosniff")
             .raw_header("Referrer-Policy", "no-referrer");
         match self {
             Asset::NotModified { etag } => response

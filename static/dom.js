@@ -42,6 +42,7 @@ export function badge(status, kind) {
   const tone = STATUS_TONE[value] || 'off';
   const title = (kind === 'operating' ? 'Operating status: ' : kind === 'provisioning' ? 'Provisioning status: ' : '') + value;
   return h('span', { class: `badge badge-${tone}`, title, dataset: { status: value, kind: kind || '' } },
+    h('span', { class: 'sr-only' }, kind === 'operating' ? 'Operating status ' : kind === 'provisioning' ? 'Provisioning status ' : ''),
     h('span', { class: 'badge-dot', 'aria-hidden': 'true' }),
     h('span', { class: 'badge-text' }, value));
 }

@@ -156,7 +156,7 @@ export class LoadBalancerView extends PollingView {
           h('p', { class: 'eyebrow' }, 'Load balancer'),
           h('h1', { id: 'lb-title' }, name),
           lb.description ? h('p', { class: 'muted' }, lb.description) : null),
-        h('div', { class: 'badges' }, badge(lb.provisioning_status, 'provisioning'), badge(lb.operating_status, 'operating')),
+        statuses(lb),
         deleted ? null : h('div', { class: 'actions' },
           this.button('Edit', 'edit-lb', () => this.editLoadBalancer(), { labelText: 'Edit load balancer' }),
           this.button('Delete', 'delete-lb', () => this.deleteLoadBalancer(), { tone: 'danger-ghost', labelText: 'Delete load balancer' }))),
@@ -214,7 +214,7 @@ export class LoadBalancerView extends PollingView {
             listener.name ? h('span', { class: 'title-name' }, listener.name) : null,
             h('a', { class: 'anchor', href: `#/lb/${encodeURIComponent(this.id)}/listener/${encodeURIComponent(listener.id)}`, 'aria-label': `Link to listener ${title}`, title: 'Link to this listener' }, '#')),
           listener.description ? h('p', { class: 'muted small' }, listener.description) : null),
-        h('div', { class: 'badges' }, badge(listener.provisioning_status, 'provisioning'), badge(listener.operating_status, 'operating')),
+        statuses(listener),
         h('div', { class: 'actions' },
           this.button('Edit', `edit-listener-${listener.id}`, () => this.editListener(tree), { labelText: `Edit listener ${title}` }),
           this.button('Delete', `delete-listener-${listener.id}`, () => this.deleteListener(tree), { tone: 'danger-ghost', labelText: `Delete listener ${title}` }))),
@@ -244,7 +244,7 @@ export class LoadBalancerView extends PollingView {
       h('div', { class: 'sub-head' },
         h('div', { class: 'title-block' },
           h('h4', {}, h('span', { class: 'eyebrow-inline' }, 'Pool'), pool.name || h('span', { class: 'muted' }, 'unnamed'))),
-        h('div', { class: 'badges' }, pool.provisioning_status ? badge(pool.provisioning_status, 'provisioning') : null, badge(pool.operating_status, 'operating')),
+        statuses(pool),
         h('div', { class: 'actions' },
           this.button('Edit', `edit-pool-${pool.id}`, () => this.editPool(tree), { labelText: `Edit pool ${poolName}` }),
           this.button('Delete', `delete-pool-${pool.id}`, () => this.deletePool(tree), { tone: 'danger-ghost', labelText: `Delete pool ${poolName}` }))),
@@ -542,6 +542,15 @@ export class LoadBalancerView extends PollingView {
       },
     });
   }
+}
+
+/** The object's status badges, each with a caption saying which status it is. */
+function statuses(obj) {
+  const item = (caption, status, kind) => h('div', { class: 'status-item' },
+    h('span', { class: 'status-caption', 'aria-hidden': 'true' }, caption), badge(status, kind));
+  return h('div', { class: 'badges' },
+    obj.provisioning_status ? item('Provisioning', obj.provisioning_status, 'provisioning') : null,
+    item('Operating', obj.operating_status, 'operating'));
 }
 
 function fact(term, value, extra) {

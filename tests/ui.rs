@@ -150,3 +150,45 @@ fn the_whole_ui_stays_well_under_200_kib() {
         .sum();
     assert!(total < 150 * 1024, "static/ is {total} bytes");
 }
+
+mod common;
+
+/// The browser test: the real `ballast serve` on a free port with a temp data
+/// dir, driven through its web UI by headless Chromium (playwright-core).
+/// Screenshots land in `target/ui-screenshots/`.
+#[test]
+fn the_web_ui_manages_a_load_balancer_in_a_real_browser() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let suite = root.join("tests").join("ui");
+    assert!(
+        suite.join("node_modules").join("playwright-core").is_dir(),
+        "FAIL: {} is missing playwright-core: run `npm ci --prefix tests/ui` \
+         (and `apt-get install -y chromium`) before `cargo test`",
+        suite.join("node_modules").display()
+    );
+    let ballast = common::Ballast::start();
+    let base = format!("http://{}", ballast.api);
+    let shots = root.join("target").join("ui-screenshots");
+    let output = std::process::Command::new("node")
+        .arg(suite.join("ui.test.mjs"))
+        .arg(&base)
+        .arg(&shots)
+        .current_dir(root)
+        .output()
+        .expect("FAIL: cannot run `node` (install Node.js 18 or later)");
+    let log = ballast.log.lock().map(|l| l.join("\n")).unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "the browser test failed ({}).\n--- node stdout ---\n{}\n--- node stderr ---\n{}\n--- ballast log ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        log
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("all steps passed"), "{stdout}");
+    for name in ["01-list-empty", "02-list", "04-lb-page", "06-lb-page-phone"] {
+        let png = shots.join(format!("{name}.png"));
+        assert!(png.is_file(), "screenshot {} was taken", png.display());
+    }
+}
