@@ -2,6 +2,7 @@
 //! write path that commits a change, its load balancer lock and its job in
 //! one transaction before waking the controller.
 
+pub mod certificates;
 pub mod error;
 pub mod guards;
 pub mod health_monitors;
@@ -129,6 +130,7 @@ pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build
         .mount("/v1", members::routes())
         .mount("/v1", health_monitors::routes())
         .mount("/v1", networks::routes())
+        .mount("/v1", certificates::routes())
         .mount("/", system::routes())
         .register(
             "/",
