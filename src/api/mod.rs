@@ -11,6 +11,7 @@ pub mod load_balancers;
 pub mod members;
 pub mod networks;
 pub mod pools;
+pub mod request_log;
 pub mod system;
 pub mod validate;
 
@@ -124,6 +125,7 @@ pub fn lock(
 pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build> {
     rocket::custom(figment)
         .manage(state)
+        .attach(request_log::RequestLog)
         .mount("/v1", load_balancers::routes())
         .mount("/v1", listeners::routes())
         .mount("/v1", pools::routes())
