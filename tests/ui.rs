@@ -160,11 +160,23 @@ mod common;
 fn the_web_ui_manages_a_load_balancer_in_a_real_browser() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let suite = root.join("tests").join("ui");
+    if !suite.join("node_modules").join("playwright-core").is_dir() {
+        // First run on a fresh checkout: install the locked playwright-core
+        // (it downloads no browser; Debian's chromium is used).
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&suite)
+            .status()
+            .expect("FAIL: cannot run `npm` (install Node.js 18 or later)");
+        assert!(
+            status.success(),
+            "FAIL: `npm ci` in {} failed",
+            suite.display()
+        );
+    }
     assert!(
-        suite.join("node_modules").join("playwright-core").is_dir(),
-        "FAIL: {} is missing playwright-core: run `npm ci --prefix tests/ui` \
-         (and `apt-get install -y chromium`) before `cargo test`",
-        suite.join("node_modules").display()
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "FAIL: the browser test needs Debian's chromium: apt-get install -y chromium"
     );
     let ballast = common::Ballast::start();
     let base = format!("http://{}", ballast.api);
