@@ -14,4 +14,6 @@
 
 pub mod dataplane;
 pub mod health;
+pub mod metrics;
 pub mod model;
+pub mod systemd;
