@@ -12,6 +12,8 @@
 //! - `app` — wires every part and owns shutdown.
 #![deny(unsafe_code)]
 
+pub mod backup;
+pub mod check;
 pub mod dataplane;
 pub mod health;
 pub mod metrics;
