@@ -14,8 +14,10 @@
 
 pub mod backup;
 pub mod check;
+pub mod config;
 pub mod dataplane;
 pub mod health;
 pub mod metrics;
 pub mod model;
+pub mod store;
 pub mod systemd;
