@@ -5,8 +5,9 @@
 //! then linked into place) with mode 0600. Never touches: the source database's contents or
 //! settings (it only reads pages), or an existing file at the destination.
 //!
-//! Restore is a file copy: stop Ballast, put the backup at `<data_dir>/ballast.db` (or point
-//! `data_dir` at a directory holding it), start Ballast; migrations bring an older file up to date.
+//! Restore is a file copy: stop Ballast, remove `<data_dir>/ballast.sqlite3` with its `-wal` and
+//! `-shm` files (a stale WAL would be replayed onto the restored file), copy the backup to
+//! `<data_dir>/ballast.sqlite3`, start Ballast; migrations bring an older file up to date.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
