@@ -224,11 +224,27 @@ pub(crate) fn non_negative(row: &rusqlite::Row<'_>) -> rusqlite::Result<u64> {
 }
 
 /// `PRAGMA integrity_check` findings; empty when the database is sound.
+///
+/// On badly damaged pages SQLite reports some findings and then fails the statement with
+/// SQLITE_CORRUPT; that failure is one more finding. Other failures (not a database, I/O) are
+/// errors.
 pub(crate) fn integrity_problems(connection: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut statement = connection.prepare("PRAGMA integrity_check")?;
-    let lines = statement
-        .query_map([], |row| row.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut rows = statement.query([])?;
+    let mut lines = Vec::new();
+    loop {
+        match rows.next() {
+            Ok(Some(row)) => lines.push(row.get::<_, String>(0)?),
+            Ok(None) => break,
+            Err(error)
+                if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) =>
+            {
+                lines.push(error.to_string());
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+    }
     Ok(if lines == ["ok"] { Vec::new() } else { lines })
 }
 

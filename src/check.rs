@@ -28,11 +28,41 @@ pub struct DatabaseReport {
     pub integrity_problems: Vec<String>,
     /// `PRAGMA user_version`: the number of migrations applied.
     pub user_version: i64,
-    /// Rows per resource table; `None` for a table the database does not have (yet).
-    pub counts: Vec<(&'static str, Option<u64>)>,
-    /// Jobs not yet done or failed (the controller finishes them on start); `None` without a
-    /// `jobs` table.
-    pub open_jobs: Option<u64>,
+    /// Rows per resource table.
+    pub counts: Vec<(&'static str, TableRows)>,
+    /// Jobs not yet done or failed (the controller finishes them on start).
+    pub open_jobs: TableRows,
+}
+
+/// A row count, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableRows {
+    /// The table holds this many (matching) rows.
+    Rows(u64),
+    /// The database has no such table (an older or foreign schema).
+    NoTable,
+    /// Counting failed, e.g. on a damaged page; SQLite's message.
+    Unreadable(String),
+}
+
+impl TableRows {
+    /// The count, when there is one.
+    pub fn rows(&self) -> Option<u64> {
+        match self {
+            Self::Rows(rows) => Some(*rows),
+            Self::NoTable | Self::Unreadable(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for TableRows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Rows(rows) => write!(f, "{rows}"),
+            Self::NoTable => f.write_str("no table"),
+            Self::Unreadable(reason) => write!(f, "unreadable ({reason})"),
+        }
+    }
 }
 
 impl DatabaseReport {
@@ -50,16 +80,14 @@ impl fmt::Display for DatabaseReport {
         } else {
             writeln!(f, "integrity: FAILED")?;
             for problem in &self.integrity_problems {
-                writeln!(f, "  {problem}")?;
+                writeln!(f, "  {}", problem.replace('\n', "\n  "))?;
             }
         }
         writeln!(f, "schema version: {}", self.user_version)?;
-        let count =
-            |rows: Option<u64>| rows.map_or_else(|| "no table".to_owned(), |n| n.to_string());
         for (table, rows) in &self.counts {
-            writeln!(f, "{table}: {}", count(*rows))?;
+            writeln!(f, "{table}: {rows}")?;
         }
-        writeln!(f, "open jobs: {}", count(self.open_jobs))
+        writeln!(f, "open jobs: {}", self.open_jobs)
     }
 }
 
@@ -111,14 +139,13 @@ pub fn check_database(db_path: &Path) -> Result<DatabaseReport, CheckError> {
         .map_err(sqlite)?;
     let mut counts = Vec::with_capacity(COUNTED_TABLES.len());
     for table in COUNTED_TABLES {
-        counts.push((table, count_rows(&connection, table, "").map_err(sqlite)?));
+        counts.push((table, count_rows(&connection, table, "")));
     }
     let open_jobs = count_rows(
         &connection,
         "jobs",
         " WHERE state NOT IN ('done', 'failed')",
-    )
-    .map_err(sqlite)?;
+    );
     Ok(DatabaseReport {
         path: db_path.to_owned(),
         integrity_problems,
@@ -128,45 +155,42 @@ pub fn check_database(db_path: &Path) -> Result<DatabaseReport, CheckError> {
     })
 }
 
-/// Rows in `table` (matching `filter`), or `None` when the table does not exist.
-fn count_rows(
-    connection: &Connection,
-    table: &'static str,
-    filter: &'static str,
-) -> rusqlite::Result<Option<u64>> {
+/// Rows in `table` (matching `filter`). A failure is part of the answer, not an error: on a
+/// damaged database the other counts are still worth printing.
+fn count_rows(connection: &Connection, table: &'static str, filter: &'static str) -> TableRows {
     let exists = connection
         .query_row(
             "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
             [table],
             |_| Ok(()),
         )
-        .optional()?
-        .is_some();
-    if !exists {
-        return Ok(None);
+        .optional();
+    match exists {
+        Ok(Some(())) => {}
+        Ok(None) => return TableRows::NoTable,
+        Err(error) => return TableRows::Unreadable(error.to_string()),
     }
     // `table` and `filter` are constants of this module, never input, so formatting them into
     // the statement cannot inject anything.
-    connection
-        .query_row(
-            &format!("SELECT count(*) FROM {table}{filter}"),
-            [],
-            crate::backup::non_negative,
-        )
-        .map(Some)
+    let statement = format!("SELECT count(*) FROM {table}{filter}");
+    match connection.query_row(&statement, [], crate::backup::non_negative) {
+        Ok(rows) => TableRows::Rows(rows),
+        Err(error) => TableRows::Unreadable(error.to_string()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn count(report: &DatabaseReport, table: &str) -> Option<u64> {
+    fn count(report: &DatabaseReport, table: &str) -> TableRows {
         report
             .counts
             .iter()
             .find(|(name, _)| *name == table)
             .expect("table is reported")
             .1
+            .clone()
     }
 
     #[test]
@@ -189,10 +213,10 @@ mod tests {
         let report = check_database(&path).expect("check");
         assert!(report.is_sound());
         assert_eq!(report.user_version, 3);
-        assert_eq!(count(&report, "load_balancers"), Some(2));
-        assert_eq!(count(&report, "listeners"), Some(0));
-        assert_eq!(count(&report, "members"), None, "missing table is skipped");
-        assert_eq!(report.open_jobs, Some(2));
+        assert_eq!(count(&report, "load_balancers"), TableRows::Rows(2));
+        assert_eq!(count(&report, "listeners"), TableRows::Rows(0));
+        assert_eq!(count(&report, "members"), TableRows::NoTable);
+        assert_eq!(report.open_jobs, TableRows::Rows(2));
         let text = report.to_string();
         assert!(text.contains("integrity: ok"), "{text}");
         assert!(text.contains("load_balancers: 2"), "{text}");
@@ -218,6 +242,41 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_index_is_reported_as_integrity_problems() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ballast.db");
+        let connection = Connection::open(&path).expect("open");
+        connection
+            .execute_batch(
+                "CREATE TABLE members (id INTEGER PRIMARY KEY, address TEXT NOT NULL);
+                 CREATE INDEX members_by_address ON members (address);
+                 INSERT INTO members (address) VALUES ('127.0.0.1'), ('127.0.0.2');",
+            )
+            .expect("fixture");
+        let (root_page, page_size): (u64, u64) = connection
+            .query_row(
+                "SELECT rootpage, (SELECT page_size FROM pragma_page_size) \
+                 FROM sqlite_schema WHERE name = 'members_by_address'",
+                [],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+            )
+            .expect("index root page");
+        drop(connection);
+        // Overwrite the index's only page with garbage; the table itself stays readable.
+        let mut bytes = std::fs::read(&path).expect("read");
+        let start = ((root_page - 1) * page_size) as usize;
+        bytes[start..start + page_size as usize].fill(0xA5);
+        std::fs::write(&path, bytes).expect("write");
+
+        let report = check_database(&path).expect("a damaged index still gives a report");
+        assert!(!report.is_sound());
+        let text = report.to_string();
+        assert!(text.contains("integrity: FAILED"), "{text}");
+        // The table's own pages are intact, so its count is still reported.
+        assert_eq!(count(&report, "members"), TableRows::Rows(2), "{text}");
+    }
+
+    #[test]
     fn check_does_not_change_the_file() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("ballast.db");
@@ -228,7 +287,7 @@ mod tests {
         drop(connection);
         let before = std::fs::read(&path).expect("read");
         let report = check_database(&path).expect("check");
-        assert_eq!(count(&report, "pools"), Some(1));
+        assert_eq!(count(&report, "pools"), TableRows::Rows(1));
         assert_eq!(std::fs::read(&path).expect("read"), before);
     }
 }
