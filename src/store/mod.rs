@@ -15,6 +15,7 @@ pub mod migrations;
 pub mod pools;
 pub mod ports;
 pub mod stats;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -61,12 +62,6 @@ impl StoreError {
         Self::Invalid {
             field,
             reason: reason.into(),
-        }
-    }
-    pub(crate) fn not_found(kind: &'static str, id: impl ToString) -> Self {
-        Self::NotFound {
-            kind,
-            id: id.to_string(),
         }
     }
 }
