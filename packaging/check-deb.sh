@@ -72,6 +72,30 @@ grep -q 'try-restart ballast.service' "$postinst" || fail "postinst does not res
 grep -q '#DEBHELPER#' "$postinst" && fail "postinst still holds the #DEBHELPER# token"
 sh -n "$postinst" || fail "postinst is not valid sh"
 
+# Run postinst against stub commands that log their arguments: a fresh install
+# creates the user and enables the unit; an upgrade with the user present does
+# not create it again. Nothing on this host is changed.
+mkdir "$work/stubs"
+for stub in adduser deb-systemd-helper deb-systemd-invoke systemctl; do
+    printf '#!/bin/sh\necho "%s $*" >> "$STUB_LOG"\n' "$stub" > "$work/stubs/$stub"
+done
+printf '#!/bin/sh\n[ -n "${USER_EXISTS:-}" ]\n' > "$work/stubs/getent"
+chmod 755 "$work/stubs/"*
+STUB_LOG="$work/install.log" PATH="$work/stubs:$PATH" sh -e "$postinst" configure \
+    || fail "postinst configure (fresh install) failed"
+grep -q '^adduser --system --group --no-create-home --home /var/lib/ballast --quiet ballast$' "$work/install.log" \
+    || fail "fresh install did not run adduser as expected: $(cat "$work/install.log")"
+grep -q '^deb-systemd-helper enable ballast.service$' "$work/install.log" \
+    || fail "fresh install did not enable ballast.service"
+if grep -q 'start ballast.service' "$work/install.log"; then
+    fail "fresh install started the service"
+fi
+USER_EXISTS=1 STUB_LOG="$work/upgrade.log" PATH="$work/stubs:$PATH" sh -e "$postinst" configure 0.1.0-1 \
+    || fail "postinst configure (upgrade) failed"
+if grep -q '^adduser' "$work/upgrade.log"; then
+    fail "upgrade ran adduser although the user exists"
+fi
+
 postrm="$work/control/postrm"
 [ -x "$postrm" ] || fail "postrm missing or not executable"
 grep -q 'deb-systemd-helper purge ballast.service' "$postrm" || fail "postrm does not purge the unit's state"
