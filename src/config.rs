@@ -270,11 +270,6 @@ impl Config {
         }
         Ok(())
     }
-
-    /// The SQLite database file inside `data_dir`.
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("ballast.sqlite3")
-    }
 }
 
 #[cfg(test)]

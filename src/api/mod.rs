@@ -38,6 +38,8 @@ pub struct ApiState {
     pub kick: Kick,
     /// Set once the start-up reconcile is done (`/readyz`).
     pub ready: Arc<AtomicBool>,
+    /// Prometheus registry behind `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ApiState {
