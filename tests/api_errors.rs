@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::api::Tree;
+use common::api::{Tree, http_with_head};
 use common::{Ballast, assert_fault, http, http_raw};
 use serde_json::{Value, json};
 
@@ -246,4 +246,41 @@ fn unknown_ids_and_ids_that_are_not_uuids_are_404_on_every_route() {
         }
         b.assert_unchanged(&before);
     }
+}
+
+#[test]
+fn every_error_answers_application_json_never_html() {
+    let b = Ballast::start();
+    let t = b.add_tree(8080);
+    let before = b.snapshot();
+    let cases: Vec<(&str, String, Option<String>, u16)> = vec![
+        ("GET", "/v1/nope".into(), None, 404),
+        ("GET", "/v1/loadbalancers/x/y".into(), None, 404),
+        (
+            "GET",
+            format!("/v1/loadbalancers/{}", uuid::Uuid::new_v4()),
+            None,
+            404,
+        ),
+        ("DELETE", "/v1/loadbalancers".into(), None, 405),
+        ("POST", "/v1/loadbalancers".into(), Some("{".into()), 400),
+        ("POST", "/v1/loadbalancers".into(), Some("{}".into()), 400),
+        (
+            "POST",
+            format!("{}/listeners", t.lb_path()),
+            Some(r#"{"protocol": "HTTP", "protocol_port": 8080}"#.into()),
+            409,
+        ),
+    ];
+    for (method, path, body, want) in cases {
+        let (s, head, text) = http_with_head(method, &b.url(&path), body.as_deref());
+        assert_eq!(s, want, "{method} {path}: {text}");
+        assert!(
+            head.contains("content-type: application/json"),
+            "{method} {path} answers JSON: {head}"
+        );
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        assert_fault(s, &v, want, "");
+    }
+    b.assert_unchanged(&before);
 }

@@ -365,3 +365,33 @@ fn strip_operating_status(v: &mut Value) {
         _ => {}
     }
 }
+
+/// One blocking HTTP/1.1 request (Connection: close) that also returns the
+/// response head: status, the head's header lines lowercased, and the body
+/// (not de-chunked; use it for small answers only).
+pub fn http_with_head(method: &str, url: &str, body: Option<&str>) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let body = body.unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).expect("write");
+    let mut buf = Vec::new();
+    let _ = stream.read_to_end(&mut buf); // a reset after a full answer is fine
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
