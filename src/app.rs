@@ -85,6 +85,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     let rocket = api::build(rocket_figment(&config), state)
+        .mount("/", crate::ui::routes())
         .attach(AdHoc::on_liftoff("announce", |rocket| {
             Box::pin(async move {
                 let config = rocket.config();

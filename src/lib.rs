@@ -21,3 +21,4 @@ pub mod health;
 pub mod model;
 pub mod network;
 pub mod store;
+pub mod ui;
