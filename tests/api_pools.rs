@@ -429,3 +429,76 @@ fn delete_takes_the_members_and_monitor_and_frees_the_listener() {
     let before = b.snapshot();
     b.expect_fault(&before, "DELETE", &t.pool_path(), None, 404, &t.pool);
 }
+
+/// A TLS container for `name`, created through the API; returns its id.
+fn certificate(b: &Ballast, name: &str) -> String {
+    let cert = rcgen::generate_simple_self_signed(vec![name.to_string()]).expect("rcgen");
+    let (s, c) = b.post(
+        "/v1/certificates",
+        json!({"name": name, "certificate": cert.cert.pem(),
+               "private_key": cert.signing_key.serialize_pem()}),
+    );
+    assert_eq!(s, 202, "{c}");
+    id(&c)
+}
+
+#[test]
+fn an_https_listener_terminating_tls_may_have_an_http_pool_with_cookies() {
+    let b = Ballast::start();
+    let lb = id(&b.create_lb());
+    let cert = certificate(&b, "www.example.test");
+    let l = b.post_and_settle(
+        &lb,
+        &format!("{}/listeners", common::api::lb_path(&lb)),
+        json!({"protocol": "HTTPS", "protocol_port": 8443, "default_tls_container_id": cert}),
+    );
+    assert_eq!(l["default_tls_container_id"], cert.as_str());
+    let l = id(&l);
+    let before = b.snapshot();
+    b.expect_fault(
+        &before,
+        "POST",
+        &pools(&lb, &l),
+        Some(json!({"protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"})),
+        409,
+        "protocol",
+    );
+    let p = b.post_and_settle(
+        &lb,
+        &pools(&lb, &l),
+        json!({"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+               "session_persistence": {"type": "HTTP_COOKIE", "cookie_name": "sid"}}),
+    );
+    assert_eq!(p["protocol"], "HTTP");
+    assert_eq!(p["session_persistence"]["cookie_name"], "sid");
+
+    // Without its TLS container the listener would be passthrough: its HTTP
+    // pool would no longer match (409), and a TLS container on a plain
+    // HTTP listener is a value not allowed there (400).
+    let before = b.snapshot();
+    b.expect_fault(
+        &before,
+        "PUT",
+        &listener_path(&lb, &l),
+        Some(json!({"default_tls_container_id": null})),
+        409,
+        "protocol",
+    );
+    b.expect_fault(
+        &before,
+        "PUT",
+        &listener_path(&lb, &l),
+        Some(json!({"protocol": "HTTP"})),
+        400,
+        "default_tls_container_id",
+    );
+    // An HTTPS pool behind the terminating listener may use cookies too.
+    b.put_and_settle(
+        &lb,
+        &pool_path(&lb, &l, &id(&p)),
+        json!({"protocol": "HTTPS"}),
+    );
+    let (_, got) = b.get(&pool_path(&lb, &l, &id(&p)));
+    assert_eq!(got["protocol"], "HTTPS");
+    assert_eq!(got["session_persistence"]["type"], "HTTP_COOKIE");
+}

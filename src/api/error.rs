@@ -79,7 +79,11 @@ impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let message = if self.status.code >= 500 {
             // The cause is in the log under this id; the client gets the id.
-            format!("{} [request {}]", self.message, super::request_log::request_id(req))
+            format!(
+                "{} [request {}]",
+                self.message,
+                super::request_log::request_id(req)
+            )
         } else {
             self.message
         };
