@@ -444,6 +444,7 @@ fn a_write_while_the_load_balancer_is_pending_is_409_and_is_not_applied() {
     for round in 0..30 {
         let first = format!("first-{round}");
         let second = format!("second-{round}");
+        let jobs = b.job_count();
         let (s, up) = b.put(&lb_path(id), json!({"name": first}));
         assert_eq!(s, 202, "{up}");
         assert_eq!(up["provisioning_status"], "PENDING_UPDATE");
@@ -461,12 +462,16 @@ fn a_write_while_the_load_balancer_is_pending_is_409_and_is_not_applied() {
                     first.as_str(),
                     "the refused write is not applied"
                 );
+                assert_eq!(b.job_count(), jobs + 1, "the refused write queued no job");
                 refused += 1;
                 if refused >= 3 {
                     break;
                 }
             }
-            202 => assert_eq!(settled["name"], second.as_str()),
+            202 => {
+                assert_eq!(settled["name"], second.as_str());
+                assert_eq!(b.job_count(), jobs + 2);
+            }
             other => panic!("unexpected {other}: {v}"),
         }
     }
