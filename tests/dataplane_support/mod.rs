@@ -326,8 +326,7 @@ async fn member_handle(
     } else {
         Response::new(full(name.to_string()))
     };
-    resp.headers_mut()
-        .insert("x-member", name.parse().unwrap());
+    resp.headers_mut().insert("x-member", name.parse().unwrap());
     Ok(resp)
 }
 
