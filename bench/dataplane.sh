@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 THREADS=${THREADS:-1}
 DURATION=${DURATION:-10s}
-IDLE=${IDLE:-10000}
+# The hard fd limit here is 20000; HAProxy needs ~2 fds per maxconn.
+IDLE=${IDLE:-5000}
 M1=18101 M2=18102
 HA_VIP=127.77.251.1 BA_VIP=127.77.252.1
 HTTP_PORT=18080 TCP_PORT=18081
@@ -35,7 +36,7 @@ BIN=target/release/examples
 cat > "$WORK/haproxy.cfg" <<CFG
 global
     nbthread $THREADS
-    maxconn 40000
+    maxconn 9000
 defaults
     timeout connect 3s
     timeout client 120s
