@@ -66,6 +66,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             member_connect_timeout: Duration::from_millis(
                 config.dataplane.member_connect_timeout_ms,
             ),
+            ..DataPlaneConfig::default()
         },
         Arc::clone(&members),
     ));
