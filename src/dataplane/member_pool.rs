@@ -22,6 +22,9 @@ use super::tls::member_server_name;
 /// Idle connections kept per member beyond which returned ones are closed.
 const MAX_IDLE: usize = 1024;
 
+/// How long a checkout waits for a just-returned connection to become ready.
+const READY_GRACE: Duration = Duration::from_millis(20);
+
 /// A request sender on a member connection.
 pub type Sender = SendRequest<Incoming>;
 
@@ -55,10 +58,12 @@ impl MemberPool {
                 return Some(sender);
             }
             // The previous response just ended; the connection task may not
-            // have run since. One yield lets it catch up; a connection still
-            // busy after that (its request body still streaming) is dropped.
-            tokio::task::yield_now().await;
-            if sender.is_ready() {
+            // have run since. Waiting for it is far cheaper than a new
+            // connection (dropping busy ones churned connections under high
+            // concurrency); one still busy after the grace period (its request
+            // body still streaming) is dropped.
+            let mut sender = sender;
+            if let Ok(Ok(())) = tokio::time::timeout(READY_GRACE, sender.ready()).await {
                 return Some(sender);
             }
         }
