@@ -291,3 +291,71 @@ pub fn assert_fault(status: u16, body: &Value, want_status: u16, needle: &str) {
         "faultstring {msg:?} should contain {needle:?}"
     );
 }
+
+impl Ballast {
+    /// Start on `dir` with VIPs from `cidr` like [`Ballast::start_in`], but
+    /// return as soon as the API listens, without waiting for `/readyz`, so a
+    /// test can watch the start-up. The child gets a clean systemd
+    /// environment (`NOTIFY_SOCKET`, `WATCHDOG_USEC`, `WATCHDOG_PID` removed)
+    /// before `options.env` is applied.
+    pub fn spawn_unready(dir: &Path, cidr: &str, options: Options) -> Ballast {
+        let config = dir.join("ballast.toml");
+        let toml = format!(
+            "data_dir = {data:?}\n\n[api]\naddress = \"127.0.0.1\"\nport = 0\n\n\
+             [[networks]]\nname = \"test\"\nmode = \"loopback\"\ncidr = {cidr:?}\n{extra}\n",
+            data = dir.join("data").display().to_string(),
+            extra = options.extra_toml,
+        );
+        std::fs::write(&config, toml).expect("write config");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ballast"));
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info,rocket=warn")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in &options.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn ballast");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Some(rest) = line.split("API listening addr=").nth(1) {
+                        let _ = tx.send(rest.trim().to_string()); // receiver may be gone: fine
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill(); // may have exited already
+                let _ = child.wait();
+                panic!("ballast did not start: {:?}", log.lock().unwrap());
+            }
+        };
+        Ballast {
+            child: Some(child),
+            api: addr.parse().expect("listening address"),
+            dir: dir.to_path_buf(),
+            cidr: cidr.to_string(),
+            _tmp: None,
+            log,
+        }
+    }
+
+    /// The path of the config file the instance was started with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("ballast.toml")
+    }
+}
