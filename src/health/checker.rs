@@ -435,3 +435,187 @@ async fn sweep_passive_failures(inner: Weak<Inner>, cancel: CancellationToken) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::model::{HealthMonitorType, HttpMethod};
+    use OperatingStatus::{Offline, Online};
+
+    fn settings(delay_secs: u32, fall: u32, rise: u32) -> MonitorSettings {
+        MonitorSettings {
+            kind: HealthMonitorType::Tcp,
+            delay_secs,
+            timeout_secs: 1,
+            fall_threshold: fall,
+            rise_threshold: rise,
+            http_method: HttpMethod::Get,
+            url_path: "/".into(),
+            expected_codes: "200".into(),
+        }
+    }
+
+    struct Harness {
+        watched: Arc<Watched>,
+        settings: watch::Sender<Arc<MonitorSettings>>,
+        events: mpsc::UnboundedReceiver<MemberStatusChange>,
+        /// Virtual times the scripted probe ran at.
+        calls: Arc<Mutex<Vec<Instant>>>,
+    }
+
+    /// A member task whose probe answers from `script` (true = success;
+    /// failure once the script runs out) instead of the network, so timer
+    /// behaviour can be checked on tokio's paused clock.
+    fn start_member(settings: MonitorSettings, script: &[bool]) -> Harness {
+        let (settings_tx, settings_rx) = watch::channel(Arc::new(settings));
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let member_id = MemberId::new();
+        let watched = Arc::new(Watched {
+            member_id,
+            pool_id: PoolId::new(),
+            load_balancer_id: LoadBalancerId::new(),
+            address: "127.0.0.1:9".parse().unwrap(),
+            state: MemberStates::new().get_or_insert(member_id, false),
+            guarded: Mutex::new(Guarded {
+                tracker: Tracker::undecided(),
+                retired: false,
+            }),
+            settings: settings_tx.subscribe(),
+            events: events_tx,
+            cancel: CancellationToken::new(),
+        });
+        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let probe = {
+            let calls = calls.clone();
+            move |_settings: Arc<MonitorSettings>, _address| {
+                calls.lock().unwrap().push(Instant::now());
+                let ok = script.lock().unwrap().pop_front().unwrap_or(false);
+                async move {
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(ProbeError::NoResponse)
+                    }
+                }
+            }
+        };
+        tokio::spawn(run_member(watched.clone(), settings_rx, probe));
+        Harness {
+            watched,
+            settings: settings_tx,
+            events,
+            calls,
+        }
+    }
+
+    /// The next status change and the virtual time it came at, bounded.
+    async fn next_change(h: &mut Harness) -> (OperatingStatus, Instant) {
+        let change = tokio::time::timeout(Duration::from_secs(600), h.events.recv())
+            .await
+            .expect("a status change within 600 virtual seconds")
+            .expect("events channel open");
+        (change.status, Instant::now())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn new_member_is_probed_at_once_and_rises_and_falls_by_the_thresholds() {
+        let start = Instant::now();
+        let mut h = start_member(
+            settings(2, 2, 3),
+            &[true, true, false, false, true, true, true],
+        );
+
+        let (status, at) = next_change(&mut h).await;
+        assert_eq!((status, at - start), (Online, Duration::ZERO));
+        assert!(h.watched.state.is_up());
+
+        // Probes at 0, 2, 4, 6 s: failures at 4 and 6 make two in a row.
+        let (status, at) = next_change(&mut h).await;
+        assert_eq!((status, at - start), (Offline, Duration::from_secs(6)));
+        assert!(!h.watched.state.is_up());
+
+        // Successes at 8, 10, 12 s: the third brings it back.
+        let (status, at) = next_change(&mut h).await;
+        assert_eq!((status, at - start), (Online, Duration::from_secs(12)));
+        assert!(h.watched.state.is_up());
+
+        let calls = h.calls.lock().unwrap().clone();
+        let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.iter().all(|g| *g == Duration::from_secs(2)),
+            "{gaps:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn passive_failures_count_before_the_next_probe() {
+        let start = Instant::now();
+        let mut h = start_member(settings(10, 3, 1), &[true, true, true]);
+        assert_eq!(next_change(&mut h).await.0, Online);
+        for _ in 0..3 {
+            h.watched.state.report_connect_failure();
+        }
+        // Taken at the 10 s probe, before it runs: three failures fall the
+        // member even though that probe itself succeeds and then raises it.
+        let (status, at) = next_change(&mut h).await;
+        assert_eq!((status, at - start), (Offline, Duration::from_secs(10)));
+        let (status, _) = next_change(&mut h).await;
+        assert_eq!(status, Online);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_delay_retimes_the_member_within_one_new_interval() {
+        let start = Instant::now();
+        let mut h = start_member(settings(60, 1, 1), &[true; 8]);
+        assert_eq!(next_change(&mut h).await.0, Online);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        h.settings.send_replace(Arc::new(settings(2, 1, 1)));
+        // Wait (bounded) until the task has probed three times more.
+        let deadline = start + Duration::from_secs(30);
+        while h.calls.lock().unwrap().len() < 4 {
+            assert!(Instant::now() < deadline, "probes did not speed up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let calls = h.calls.lock().unwrap().clone();
+        assert!(
+            calls[1] - start < Duration::from_secs(3),
+            "first probe after the change waited {:?}",
+            calls[1] - start
+        );
+        assert_eq!(calls[2] - calls[1], Duration::from_secs(2));
+        assert_eq!(calls[3] - calls[2], Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retired_member_is_never_probed_or_changed_again() {
+        let mut h = start_member(settings(1, 1, 1), &[true]);
+        assert_eq!(next_change(&mut h).await.0, Online);
+        h.watched.retire();
+        let probes = h.calls.lock().unwrap().len();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(h.calls.lock().unwrap().len(), probes);
+        assert!(h.events.try_recv().is_err());
+        assert!(
+            h.watched.state.is_up(),
+            "retiring leaves readiness to the caller"
+        );
+    }
+
+    #[test]
+    fn spread_offsets_stay_inside_the_interval_and_spread_out() {
+        let delay = Duration::from_secs(1);
+        let offsets: Vec<Duration> = (0..1000)
+            .map(|_| spread_offset(MemberId::new(), delay))
+            .collect();
+        assert!(offsets.iter().all(|o| *o < delay));
+        // Ten 100 ms buckets, each holding some of 1000 random members.
+        let mut buckets = [0u32; 10];
+        for o in &offsets {
+            buckets[(o.as_millis() / 100) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|b| *b > 50), "{buckets:?}");
+    }
+}
