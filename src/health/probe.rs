@@ -259,15 +259,23 @@ where
     // The connection is driven here rather than in a spawned task, so the
     // probe's timeout cancels both halves together.
     tokio::pin!(connection);
-    tokio::select! {
-        response = sender.send_request(request) => {
-            response.map(|r| r.status().as_u16()).map_err(ProbeError::Http)
-        }
-        ended = &mut connection => match ended {
-            Err(e) => Err(ProbeError::Http(e)),
-            Ok(()) => Err(ProbeError::NoResponse),
+    let response = sender.send_request(request);
+    tokio::pin!(response);
+    let response = tokio::select! {
+        biased;
+        response = &mut response => response,
+        // With `Connection: close` the connection may finish in the same
+        // wake-up that delivered the response: the answer is still waiting.
+        ended = &mut connection => match (response.await, ended) {
+            (Ok(response), _) => Ok(response),
+            (Err(_), Err(e)) => Err(e),
+            (Err(e), Ok(())) if e.is_canceled() => return Err(ProbeError::NoResponse),
+            (Err(e), Ok(())) => Err(e),
         },
-    }
+    };
+    response
+        .map(|r| r.status().as_u16())
+        .map_err(ProbeError::Http)
 }
 
 /// TLS settings for HTTPS probes: ring only (no process-wide provider is
