@@ -353,8 +353,20 @@ fn spread_offset(member_id: MemberId, delay: Duration) -> Duration {
     Duration::from_millis((high ^ low) % millis)
 }
 
+/// When the second probe follows the one at once: at the member's own slot,
+/// at least a tenth of `delay` later. The probe at once is off-slot (a whole
+/// pool arrives together); from then on the member keeps its slot.
+fn first_slot_after_probe_at_once(member_id: MemberId, delay: Duration) -> Duration {
+    let offset = spread_offset(member_id, delay);
+    if offset < delay / 10 {
+        offset + delay
+    } else {
+        offset
+    }
+}
+
 /// The life of one monitored member: probe at once, then every `delay` at
-/// the member's offset; re-time when the delay changes; end on retirement,
+/// the member's own offset in the interval; re-time when the delay changes; end on retirement,
 /// shutdown or when the pool loses its monitor. `probe` is the prober in
 /// production and a scripted one in the timer tests.
 async fn run_member<P, F>(
@@ -367,6 +379,7 @@ async fn run_member<P, F>(
 {
     let mut delay = delay_of(&settings.borrow_and_update());
     let mut next = Instant::now();
+    let mut first = true;
     loop {
         tokio::select! {
             biased;
@@ -392,7 +405,12 @@ async fn run_member<P, F>(
             result = probe(current, watched.address) => result,
         };
         watched.record(result);
-        next += delay;
+        next = if first {
+            first = false;
+            next + first_slot_after_probe_at_once(watched.member_id, delay)
+        } else {
+            next + delay
+        };
         let now = Instant::now();
         if next <= now {
             // Behind schedule (a slow probe): wait a full delay rather than
@@ -528,22 +546,31 @@ mod tests {
             &[true, true, false, false, true, true, true],
         );
 
+        let slot = first_slot_after_probe_at_once(h.watched.member_id, Duration::from_secs(2));
         let (status, at) = next_change(&mut h).await;
         assert_eq!((status, at - start), (Online, Duration::ZERO));
         assert!(h.watched.state.is_up());
 
-        // Probes at 0, 2, 4, 6 s: failures at 4 and 6 make two in a row.
+        // Probes at 0, slot, slot+2, slot+4 s: failures at the last two make
+        // two in a row.
         let (status, at) = next_change(&mut h).await;
-        assert_eq!((status, at - start), (Offline, Duration::from_secs(6)));
+        assert_eq!(
+            (status, at - start),
+            (Offline, slot + Duration::from_secs(4))
+        );
         assert!(!h.watched.state.is_up());
 
-        // Successes at 8, 10, 12 s: the third brings it back.
+        // Successes at slot + 6, 8, 10 s: the third brings it back.
         let (status, at) = next_change(&mut h).await;
-        assert_eq!((status, at - start), (Online, Duration::from_secs(12)));
+        assert_eq!(
+            (status, at - start),
+            (Online, slot + Duration::from_secs(10))
+        );
         assert!(h.watched.state.is_up());
 
         let calls = h.calls.lock().unwrap().clone();
-        let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(calls[1] - calls[0], slot);
+        let gaps: Vec<Duration> = calls[1..].windows(2).map(|w| w[1] - w[0]).collect();
         assert!(
             gaps.iter().all(|g| *g == Duration::from_secs(2)),
             "{gaps:?}"
@@ -558,10 +585,11 @@ mod tests {
         for _ in 0..3 {
             h.watched.state.report_connect_failure();
         }
-        // Taken at the 10 s probe, before it runs: three failures fall the
+        // Taken at the next probe, before it runs: three failures fall the
         // member even though that probe itself succeeds and then raises it.
+        let slot = first_slot_after_probe_at_once(h.watched.member_id, Duration::from_secs(10));
         let (status, at) = next_change(&mut h).await;
-        assert_eq!((status, at - start), (Offline, Duration::from_secs(10)));
+        assert_eq!((status, at - start), (Offline, slot));
         let (status, _) = next_change(&mut h).await;
         assert_eq!(status, Online);
     }
@@ -602,6 +630,15 @@ mod tests {
             h.watched.state.is_up(),
             "retiring leaves readiness to the caller"
         );
+    }
+
+    #[test]
+    fn the_slot_after_the_probe_at_once_is_never_immediate() {
+        let delay = Duration::from_secs(1);
+        for _ in 0..1000 {
+            let slot = first_slot_after_probe_at_once(MemberId::new(), delay);
+            assert!(slot >= delay / 10 && slot < delay + delay / 10, "{slot:?}");
+        }
     }
 
     #[test]
