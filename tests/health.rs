@@ -580,3 +580,10 @@ async fn https_monitor_follows_a_self_signed_member() {
         .await;
     assert!(!c.is_up(id));
 }
+
+#[test]
+fn the_checker_can_be_shared_across_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<HealthChecker>();
+    shareable::<Prober>();
+}

@@ -345,12 +345,20 @@ fn delay_of(settings: &MonitorSettings) -> Duration {
     Duration::from_secs(u64::from(settings.delay_secs.max(1)))
 }
 
+/// Granularity of probe slots: members sharing a slot are probed in one
+/// wake-up of the runtime, which costs far less than one wake-up each.
+const SLOT: Duration = Duration::from_millis(10);
+
 /// Where in each interval a member's probe falls, derived from its id so
 /// thousands of members spread evenly and keep their slot across restarts.
+/// A multiple of [`SLOT`], below `delay`.
 fn spread_offset(member_id: MemberId, delay: Duration) -> Duration {
     let (high, low) = member_id.0.as_u64_pair();
-    let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX).max(1);
-    Duration::from_millis((high ^ low) % millis)
+    let slots = u64::try_from(delay.as_millis() / SLOT.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let slot_millis = SLOT.as_millis() as u64;
+    Duration::from_millis((high ^ low) % slots * slot_millis)
 }
 
 /// When the second probe follows the one at once: at the member's own slot,
@@ -648,6 +656,7 @@ mod tests {
             .map(|_| spread_offset(MemberId::new(), delay))
             .collect();
         assert!(offsets.iter().all(|o| *o < delay));
+        assert!(offsets.iter().all(|o| o.as_millis() % 10 == 0));
         // Ten 100 ms buckets, each holding some of 1000 random members.
         let mut buckets = [0u32; 10];
         for o in &offsets {
