@@ -1,1 +1,150 @@
-fn main() {}
+//! The `ballast` command line: parse, load config, init logging, dispatch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use ballast::config::{Config, LogFormat};
+
+/// Ballast: a single-host load balancer with the OpenStack Octavia v1 API.
+#[derive(Parser)]
+#[command(name = "ballast", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API, controller, health checker and data plane.
+    Serve {
+        /// Configuration file (default: /etc/ballast/ballast.toml if present).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        /// Configuration file (default: /etc/ballast/ballast.toml if present).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Write a consistent copy of the live database to FILE (SQLite online
+    /// backup; safe while Ballast runs). FILE must not exist.
+    Backup {
+        /// Configuration file (default: /etc/ballast/ballast.toml if present).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Where to write the copy.
+        file: PathBuf,
+    },
+    /// Validate the configuration and the database without starting anything.
+    Check {
+        /// Configuration file (default: /etc/ballast/ballast.toml if present).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        // Rocket logs every request at info; keep it to warnings unless the
+        // operator asks for more through RUST_LOG.
+        .or_else(|_| EnvFilter::try_new(format!("{},rocket=warn", config.log.level)))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
+}
+
+/// `ballast check`: the configuration already loaded (a bad one exits 2
+/// naming the key); report on the database.
+fn check(config: &Config) -> ExitCode {
+    println!("config: ok");
+    for net in &config.networks {
+        println!(
+            "network {} ({}): {} {}",
+            net.name,
+            net.network_id(),
+            net.mode,
+            net.cidr
+        );
+    }
+    let db = ballast::store::database_path(&config.data_dir);
+    match ballast::check::check_database(&db) {
+        Ok(report) => {
+            println!("{report}");
+            if report.is_sound() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(ballast::check::CheckError::Missing { path }) => {
+            println!(
+                "database: {} does not exist yet (created on first start)",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ballast: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config_path = match &cli.command {
+        Command::Serve { config }
+        | Command::Migrate { config }
+        | Command::Backup { config, .. }
+        | Command::Check { config } => config.clone(),
+    };
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ballast: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    // ring is the only crypto provider built in; install it before any TLS.
+    let _ = rustls::crypto::ring::default_provider().install_default(); // Err only if already installed.
+    let result = match cli.command {
+        Command::Serve { .. } => ballast::app::serve(config),
+        Command::Migrate { .. } => ballast::store::Store::open(&config.data_dir)
+            .map(|store| {
+                eprintln!("ballast: database {} is up to date", store.path().display());
+            })
+            .map_err(Into::into),
+        Command::Backup { file, .. } => {
+            let db = ballast::store::database_path(&config.data_dir);
+            ballast::backup::backup(&db, &file)
+                .map(|report| {
+                    println!(
+                        "backup of {} written to {} ({} pages, {} bytes)",
+                        db.display(),
+                        report.path.display(),
+                        report.pages,
+                        report.bytes
+                    );
+                })
+                .map_err(Into::into)
+        }
+        Command::Check { .. } => return check(&config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ballast: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! `/v1/loadbalancers`.
+
+use std::net::IpAddr;
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{State, delete, get, post, put, routes};
+use serde::Deserialize;
+
+use super::error::{ApiError, ApiResult};
+use super::guards::{Body, Patch, path_id};
+use super::{ApiState, lock, validate};
+use crate::model::{LoadBalancerId, NetworkId, OperatingStatus, PortId, ProvisioningStatus};
+use crate::store::load_balancers::{LoadBalancer, Vip};
+use crate::store::ports::{self, Port};
+use crate::store::{self, StoreError};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![list, show, create, update, remove]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLoadBalancer {
+    #[serde(default)]
+    id: Option<String>,
+    vip: Option<VipRequest>,
+    #[serde(default)]
+    tenant_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VipRequest {
+    #[serde(default)]
+    ip_address: Option<String>,
+    #[serde(default)]
+    port_id: Option<String>,
+    #[serde(default)]
+    network_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateLoadBalancer {
+    #[serde(default)]
+    name: Patch<String>,
+    #[serde(default)]
+    description: Patch<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+#[get("/loadbalancers")]
+async fn list(state: &State<ApiState>) -> ApiResult<Json<Vec<LoadBalancer>>> {
+    state
+        .read(|conn| Ok(Json(store::load_balancers::list(conn)?)))
+        .await
+}
+
+#[get("/loadbalancers/<id>")]
+async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<LoadBalancer>> {
+    let id: LoadBalancerId = path_id("load balancer", id)?;
+    state
+        .read(move |conn| Ok(Json(super::load_balancer(conn, id)?)))
+        .await
+}
+
+/// A validated VIP request.
+struct VipChoice {
+    port_id: Option<PortId>,
+    network_id: Option<NetworkId>,
+    ip_address: Option<IpAddr>,
+}
+
+fn validate_vip(vip: Option<VipRequest>) -> ApiResult<VipChoice> {
+    let vip = vip.ok_or_else(|| ApiError::field("vip", "is required"))?;
+    let choice = VipChoice {
+        port_id: validate::id("vip.port_id", vip.port_id)?,
+        network_id: validate::id("vip.network_id", vip.network_id)?,
+        ip_address: vip
+            .ip_address
+            .map(|ip| {
+                ip.parse::<IpAddr>()
+                    .map_err(|_| ApiError::field("vip.ip_address", "must be an IP address"))
+            })
+            .transpose()?,
+    };
+    if choice.port_id.is_none() && choice.network_id.is_none() {
+        return Err(ApiError::field("vip", "needs port_id or network_id"));
+    }
+    Ok(choice)
+}
+
+/// Reserve the VIP in the request's transaction: adopt a free port, or
+/// create one on the network with the requested or next free address.
+fn reserve_vip(tx: &rusqlite::Transaction<'_>, state: &ApiState, vip: VipChoice) -> ApiResult<Vip> {
+    if let Some(port_id) = vip.port_id {
+        let port = ports::get(tx, port_id)?
+            .ok_or_else(|| ApiError::field("vip.port_id", format!("port {port_id} not found")))?;
+        if vip.network_id.is_some_and(|n| n != port.network_id) {
+            return Err(ApiError::field(
+                "vip.network_id",
+                format!("port {port_id} is on network {}", port.network_id),
+            ));
+        }
+        if vip.ip_address.is_some_and(|ip| ip != port.ip_address) {
+            return Err(ApiError::field(
+                "vip.ip_address",
+                format!("port {port_id} has address {}", port.ip_address),
+            ));
+        }
+        if let Some(owner) = port.load_balancer_id {
+            return Err(ApiError::conflict(format!(
+                "port {port_id} is already in use by load balancer {owner}"
+            )));
+        }
+        return Ok(Vip {
+            ip_address: port.ip_address,
+            port_id,
+            network_id: port.network_id,
+        });
+    }
+    let network_id = vip
+        .network_id
+        .expect("validate_vip requires port_id or network_id");
+    let network = state.network.get_network(network_id).ok_or_else(|| {
+        ApiError::field("vip.network_id", format!("network {network_id} not found"))
+    })?;
+    let ip = ports::allocate_address(tx, network_id, network.cidr, vip.ip_address).map_err(
+        |e| match e {
+            StoreError::Invalid { reason, .. } => ApiError::field("vip.ip_address", reason),
+            other => other.into(),
+        },
+    )?;
+    let port = Port {
+        id: PortId::new(),
+        network_id,
+        ip_address: ip,
+        // Attached once the load balancer row exists (foreign key).
+        load_balancer_id: None,
+        owned: true,
+    };
+    ports::insert(tx, &port)?;
+    Ok(Vip {
+        ip_address: ip,
+        port_id: port.id,
+        network_id,
+    })
+}
+
+#[post("/loadbalancers", data = "<body>")]
+async fn create(
+    state: &State<ApiState>,
+    body: Body<CreateLoadBalancer>,
+) -> ApiResult<(Status, Json<LoadBalancer>)> {
+    let req = body.into_inner()?;
+    let id: Option<LoadBalancerId> = validate::id("id", req.id)?;
+    let vip = validate_vip(req.vip)?;
+    let tenant_id = validate::text("tenant_id", req.tenant_id)?;
+    let name = validate::text("name", req.name)?;
+    let description = validate::text("description", req.description)?;
+    let st = state.inner().clone();
+    let lb = state
+        .write(move |tx| {
+            let id = id.unwrap_or_default();
+            if store::load_balancers::exists(tx, id)? {
+                return Err(ApiError::conflict(format!(
+                    "load balancer {id} already exists"
+                )));
+            }
+            let vip = reserve_vip(tx, &st, vip)?;
+            let lb = LoadBalancer {
+                id,
+                vip,
+                tenant_id,
+                name,
+                description,
+                enabled: req.enabled.unwrap_or(true),
+                provisioning_status: ProvisioningStatus::PendingCreate,
+                operating_status: OperatingStatus::Offline,
+                last_error: None,
+                deleted_at: None,
+            };
+            store::load_balancers::insert(tx, &lb)?;
+            ports::attach(tx, lb.vip.port_id, id)?;
+            store::jobs::insert(tx, id, "CreateLoadBalancer", Some(id.to_string()))?;
+            Ok(lb)
+        })
+        .await?;
+    Ok((Status::Accepted, Json(lb)))
+}
+
+#[put("/loadbalancers/<id>", data = "<body>")]
+async fn update(
+    state: &State<ApiState>,
+    id: &str,
+    body: Body<UpdateLoadBalancer>,
+) -> ApiResult<(Status, Json<LoadBalancer>)> {
+    let id: LoadBalancerId = path_id("load balancer", id)?;
+    let req = body.into_inner()?;
+    let name = req.name.map_text("name")?;
+    let description = req.description.map_text("description")?;
+    let lb = state
+        .write(move |tx| {
+            let mut lb = super::load_balancer(tx, id)?;
+            lock(
+                tx,
+                &lb,
+                ProvisioningStatus::PendingUpdate,
+                "UpdateLoadBalancer",
+                Some(id.to_string()),
+            )?;
+            name.apply_to(&mut lb.name);
+            description.apply_to(&mut lb.description);
+            if let Some(enabled) = req.enabled {
+                lb.enabled = enabled;
+            }
+            lb.provisioning_status = ProvisioningStatus::PendingUpdate;
+            store::load_balancers::update(tx, &lb)?;
+            Ok(lb)
+        })
+        .await?;
+    Ok((Status::Accepted, Json(lb)))
+}
+
+#[delete("/loadbalancers/<id>")]
+async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+    let id: LoadBalancerId = path_id("load balancer", id)?;
+    state
+        .write(move |tx| {
+            let lb = super::load_balancer(tx, id)?;
+            lock(
+                tx,
+                &lb,
+                ProvisioningStatus::PendingDelete,
+                "DeleteLoadBalancer",
+                Some(id.to_string()),
+            )
+        })
+        .await?;
+    Ok(Status::Accepted)
+}

@@ -1,0 +1,227 @@
+//! `/v1/.../pools/{pool_id}/members`.
+
+use std::net::IpAddr;
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{State, delete, get, post, put, routes};
+use serde::Deserialize;
+
+use super::error::{ApiError, ApiResult};
+use super::guards::{Body, path_id};
+use super::pools::{ids as pool_ids, pool};
+use super::{ApiState, lock, validate};
+use crate::model::{MemberId, OperatingStatus, ProvisioningStatus};
+use crate::store::{self, members::Member};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![list, show, create, update, remove]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMember {
+    #[serde(default)]
+    id: Option<String>,
+    ip_address: Option<String>,
+    protocol_port: Option<i64>,
+    #[serde(default)]
+    weight: Option<i64>,
+    #[serde(default)]
+    subnet_id: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMember {
+    #[serde(default)]
+    protocol_port: Option<i64>,
+    #[serde(default)]
+    weight: Option<i64>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+const MAX_WEIGHT: i64 = 256;
+
+#[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/members")]
+async fn list(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResult<Json<Vec<Member>>> {
+    let (lb, l, p) = pool_ids(lb, l, p)?;
+    state
+        .read(move |conn| {
+            pool(conn, lb, l, p)?;
+            Ok(Json(store::members::list(conn, p)?))
+        })
+        .await
+}
+
+#[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/members/<id>")]
+async fn show(
+    state: &State<ApiState>,
+    lb: &str,
+    l: &str,
+    p: &str,
+    id: &str,
+) -> ApiResult<Json<Member>> {
+    let (lb, l, p) = pool_ids(lb, l, p)?;
+    let id: MemberId = path_id("member", id)?;
+    state
+        .read(move |conn| {
+            pool(conn, lb, l, p)?;
+            let m = store::members::get(conn, p, id)?
+                .ok_or_else(|| ApiError::not_found("member", id))?;
+            Ok(Json(m))
+        })
+        .await
+}
+
+#[post("/loadbalancers/<lb>/listeners/<l>/pools/<p>/members", data = "<body>")]
+async fn create(
+    state: &State<ApiState>,
+    lb: &str,
+    l: &str,
+    p: &str,
+    body: Body<CreateMember>,
+) -> ApiResult<(Status, Json<Member>)> {
+    let (lb, l, p) = pool_ids(lb, l, p)?;
+    let req = body.into_inner()?;
+    let id: Option<MemberId> = validate::id("id", req.id)?;
+    let ip: IpAddr = req
+        .ip_address
+        .ok_or_else(|| ApiError::field("ip_address", "is required"))?
+        .parse()
+        .map_err(|_| ApiError::field("ip_address", "must be an IP address"))?;
+    let port = validate::port(
+        "protocol_port",
+        req.protocol_port
+            .ok_or_else(|| ApiError::field("protocol_port", "is required"))?,
+    )?;
+    let weight = validate::range("weight", req.weight.unwrap_or(1), 0, MAX_WEIGHT)?;
+    let subnet_id = validate::text("subnet_id", req.subnet_id)?;
+    let member = state
+        .write(move |tx| {
+            pool(tx, lb, l, p)?;
+            let lbo = super::load_balancer(tx, lb)?;
+            let id = id.unwrap_or_default();
+            lock(
+                tx,
+                &lbo,
+                ProvisioningStatus::PendingUpdate,
+                "CreateMember",
+                Some(id.to_string()),
+            )?;
+            if store::members::id_taken(tx, id)? {
+                return Err(ApiError::conflict(format!("member {id} already exists")));
+            }
+            if store::members::address_taken(tx, p, ip, port, None)? {
+                return Err(ApiError::conflict(format!(
+                    "pool {p} already has a member {ip}:{port}"
+                )));
+            }
+            let member = Member {
+                id,
+                pool_id: p,
+                ip_address: ip,
+                protocol_port: port,
+                weight,
+                subnet_id,
+                enabled: req.enabled.unwrap_or(true),
+                operating_status: OperatingStatus::Offline,
+                provisioning_status: ProvisioningStatus::PendingCreate,
+            };
+            store::members::insert(tx, &member)?;
+            Ok(member)
+        })
+        .await?;
+    Ok((Status::Accepted, Json(member)))
+}
+
+#[put(
+    "/loadbalancers/<lb>/listeners/<l>/pools/<p>/members/<id>",
+    data = "<body>"
+)]
+async fn update(
+    state: &State<ApiState>,
+    lb: &str,
+    l: &str,
+    p: &str,
+    id: &str,
+    body: Body<UpdateMember>,
+) -> ApiResult<(Status, Json<Member>)> {
+    let (lb, l, p) = pool_ids(lb, l, p)?;
+    let id: MemberId = path_id("member", id)?;
+    let req = body.into_inner()?;
+    let port = req
+        .protocol_port
+        .map(|v| validate::port("protocol_port", v))
+        .transpose()?;
+    let weight = req
+        .weight
+        .map(|w| validate::range("weight", w, 0, MAX_WEIGHT))
+        .transpose()?;
+    let member = state
+        .write(move |tx| {
+            pool(tx, lb, l, p)?;
+            let mut m =
+                store::members::get(tx, p, id)?.ok_or_else(|| ApiError::not_found("member", id))?;
+            let lbo = super::load_balancer(tx, lb)?;
+            lock(
+                tx,
+                &lbo,
+                ProvisioningStatus::PendingUpdate,
+                "UpdateMember",
+                Some(id.to_string()),
+            )?;
+            if let Some(port) = port {
+                m.protocol_port = port;
+            }
+            if let Some(w) = weight {
+                m.weight = w;
+            }
+            if let Some(e) = req.enabled {
+                m.enabled = e;
+            }
+            if store::members::address_taken(tx, p, m.ip_address, m.protocol_port, Some(id))? {
+                return Err(ApiError::conflict(format!(
+                    "pool {p} already has a member {}:{}",
+                    m.ip_address, m.protocol_port
+                )));
+            }
+            m.provisioning_status = ProvisioningStatus::PendingUpdate;
+            store::members::update(tx, &m)?;
+            Ok(m)
+        })
+        .await?;
+    Ok((Status::Accepted, Json(member)))
+}
+
+#[delete("/loadbalancers/<lb>/listeners/<l>/pools/<p>/members/<id>")]
+async fn remove(
+    state: &State<ApiState>,
+    lb: &str,
+    l: &str,
+    p: &str,
+    id: &str,
+) -> ApiResult<Status> {
+    let (lb, l, p) = pool_ids(lb, l, p)?;
+    let id: MemberId = path_id("member", id)?;
+    state
+        .write(move |tx| {
+            pool(tx, lb, l, p)?;
+            store::members::get(tx, p, id)?.ok_or_else(|| ApiError::not_found("member", id))?;
+            let lbo = super::load_balancer(tx, lb)?;
+            lock(
+                tx,
+                &lbo,
+                ProvisioningStatus::PendingUpdate,
+                "DeleteMember",
+                Some(id.to_string()),
+            )?;
+            store::members::set_status(tx, id, ProvisioningStatus::PendingDelete)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Status::Accepted)
+}

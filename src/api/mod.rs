@@ -1,0 +1,169 @@
+//! The Octavia v1 REST API on Rocket: routes per resource, catchers, and the
+//! write path that commits a change, its load balancer lock and its job in
+//! one transaction before waking the controller.
+
+pub mod certificates;
+pub mod error;
+pub mod guards;
+pub mod health_monitors;
+pub mod listeners;
+pub mod load_balancers;
+pub mod members;
+pub mod networks;
+pub mod pools;
+pub mod request_log;
+pub mod system;
+pub mod validate;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use rocket::{Build, Request, Rocket, catchers};
+use rusqlite::{Transaction, TransactionBehavior};
+
+use crate::controller::Kick;
+use crate::dataplane::DataPlane;
+use crate::model::{LoadBalancerId, ProvisioningStatus};
+use crate::network::NetworkDriver;
+use crate::store::{self, Store, load_balancers::LoadBalancer};
+use error::{ApiError, ApiResult};
+
+/// What every handler can reach (Rocket managed state).
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub network: Arc<dyn NetworkDriver>,
+    pub dataplane: Arc<DataPlane>,
+    /// Wakes the controller after a write commits.
+    pub kick: Kick,
+    /// Set once the start-up reconcile is done (`/readyz`).
+    pub ready: Arc<AtomicBool>,
+    /// Prometheus registry behind `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl ApiState {
+    /// Run `f` in one IMMEDIATE transaction; commit only when it returns Ok,
+    /// then wake the controller. A failed request changes nothing.
+    pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+    {
+        self.check_ready()?;
+        let out = self
+            .store
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                match f(&tx) {
+                    Ok(v) => {
+                        tx.commit()?;
+                        Ok(Ok(v))
+                    }
+                    // Dropping the transaction rolls it back.
+                    Err(e) => Ok(Err(e)),
+                }
+            })
+            .await??;
+        self.kick.notify_one();
+        Ok(out)
+    }
+
+    /// Run a read on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> ApiResult<T> + Send + 'static,
+    {
+        self.check_ready()?;
+        self.store.run(move |conn| Ok(f(conn))).await?
+    }
+
+    /// The `/v1` API answers 503 until the start-up reconcile is done, so
+    /// nobody reads a state that is about to change under them.
+    fn check_ready(&self) -> ApiResult<()> {
+        if self.ready.load(std::sync::atomic::Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(ApiError {
+                status: rocket::http::Status::ServiceUnavailable,
+                message: "Ballast is starting: the start-up reconcile is not finished".into(),
+            })
+        }
+    }
+}
+
+/// The load balancer `id` or 404.
+pub fn load_balancer(conn: &rusqlite::Connection, id: LoadBalancerId) -> ApiResult<LoadBalancer> {
+    store::load_balancers::get(conn, id)?.ok_or_else(|| ApiError::not_found("load balancer", id))
+}
+
+/// Take the load balancer lock for a write: only an ACTIVE or ERROR load
+/// balancer accepts one; it moves to `to` (PENDING_UPDATE, or PENDING_DELETE
+/// for its own delete) and the job that will release it is queued.
+pub fn lock(
+    tx: &Transaction<'_>,
+    lb: &LoadBalancer,
+    to: ProvisioningStatus,
+    kind: &str,
+    object_id: Option<String>,
+) -> ApiResult<()> {
+    match lb.provisioning_status {
+        ProvisioningStatus::Active | ProvisioningStatus::Error => {}
+        other => {
+            return Err(ApiError::conflict(format!(
+                "load balancer {} is {other}; it accepts changes only when ACTIVE or ERROR",
+                lb.id
+            )));
+        }
+    }
+    store::load_balancers::set_status(tx, lb.id, to, None)?;
+    store::jobs::insert(tx, lb.id, kind, object_id)?;
+    Ok(())
+}
+
+/// Rocket instance with every API route and catcher mounted. `figment` is
+/// Rocket's own configuration (address, port, limits, shutdown).
+pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build> {
+    rocket::custom(figment)
+        .manage(state)
+        .attach(request_log::RequestLog)
+        .mount("/v1", load_balancers::routes())
+        .mount("/v1", listeners::routes())
+        .mount("/v1", pools::routes())
+        .mount("/v1", members::routes())
+        .mount("/v1", health_monitors::routes())
+        .mount("/v1", networks::routes())
+        .mount("/v1", certificates::routes())
+        .mount("/", system::routes())
+        .register(
+            "/",
+            catchers![
+                error::not_found,
+                error::payload_too_large,
+                error::internal_error,
+                error::default
+            ],
+        )
+}
+
+/// Whether some API route matches the request's path with another method
+/// (so the answer is 405, not 404). Catch-all routes (`<path..>`, the web UI)
+/// do not count.
+pub fn method_not_allowed(req: &Request<'_>) -> bool {
+    let path: Vec<&str> = req.uri().path().segments().collect();
+    req.rocket()
+        .routes()
+        .any(|route| route.method != req.method() && route_matches_path(route.uri.path(), &path))
+}
+
+fn route_matches_path(pattern: &str, path: &[&str]) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    if pattern.iter().any(|s| s.ends_with("..>")) || pattern.len() != path.len() {
+        return false;
+    }
+    pattern
+        .iter()
+        .zip(path)
+        .all(|(p, s)| (p.starts_with('<') && p.ends_with('>')) || p == s)
+}

@@ -1,0 +1,130 @@
+//! `/v1/networks` (the host networks of the network driver) and `/v1/ports`
+//! (address reservations on them).
+
+use std::net::IpAddr;
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{State, delete, get, post, routes};
+use serde::Deserialize;
+
+use super::error::{ApiError, ApiResult};
+use super::guards::{Body, path_id};
+use super::{ApiState, validate};
+use crate::model::{NetworkId, PortId};
+use crate::network::Network;
+use crate::store::ports::{self, Port};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        list_networks,
+        show_network,
+        list_ports,
+        show_port,
+        create_port,
+        delete_port
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePort {
+    #[serde(default)]
+    id: Option<String>,
+    network_id: Option<String>,
+    #[serde(default)]
+    ip_address: Option<String>,
+}
+
+#[get("/networks")]
+fn list_networks(state: &State<ApiState>) -> Json<Vec<Network>> {
+    Json(state.network.networks().to_vec())
+}
+
+#[get("/networks/<id>")]
+fn show_network(state: &State<ApiState>, id: &str) -> ApiResult<Json<Network>> {
+    let id: NetworkId = path_id("network", id)?;
+    state
+        .network
+        .get_network(id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("network", id))
+}
+
+#[get("/ports")]
+async fn list_ports(state: &State<ApiState>) -> ApiResult<Json<Vec<Port>>> {
+    state.read(|conn| Ok(Json(ports::list(conn)?))).await
+}
+
+#[get("/ports/<id>")]
+async fn show_port(state: &State<ApiState>, id: &str) -> ApiResult<Json<Port>> {
+    let id: PortId = path_id("port", id)?;
+    state
+        .read(move |conn| {
+            ports::get(conn, id)?
+                .map(Json)
+                .ok_or_else(|| ApiError::not_found("port", id))
+        })
+        .await
+}
+
+#[post("/ports", data = "<body>")]
+async fn create_port(
+    state: &State<ApiState>,
+    body: Body<CreatePort>,
+) -> ApiResult<(Status, Json<Port>)> {
+    let req = body.into_inner()?;
+    let id: Option<PortId> = validate::id("id", req.id)?;
+    let network_id: NetworkId = validate::id("network_id", req.network_id)?
+        .ok_or_else(|| ApiError::field("network_id", "is required"))?;
+    let ip: Option<IpAddr> = req
+        .ip_address
+        .map(|ip| {
+            ip.parse()
+                .map_err(|_| ApiError::field("ip_address", "must be an IP address"))
+        })
+        .transpose()?;
+    let cidr = state
+        .network
+        .get_network(network_id)
+        .ok_or_else(|| ApiError::field("network_id", format!("network {network_id} not found")))?
+        .cidr;
+    let port = state
+        .write(move |tx| {
+            let id = id.unwrap_or_default();
+            if ports::get(tx, id)?.is_some() {
+                return Err(ApiError::conflict(format!("port {id} already exists")));
+            }
+            let ip_address = ports::allocate_address(tx, network_id, cidr, ip)?;
+            let port = Port {
+                id,
+                network_id,
+                ip_address,
+                load_balancer_id: None,
+                owned: false,
+            };
+            ports::insert(tx, &port)?;
+            Ok(port)
+        })
+        .await?;
+    Ok((Status::Accepted, Json(port)))
+}
+
+#[delete("/ports/<id>")]
+async fn delete_port(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+    let id: PortId = path_id("port", id)?;
+    state
+        .write(move |tx| {
+            let port = ports::get(tx, id)?.ok_or_else(|| ApiError::not_found("port", id))?;
+            if let Some(lb) = port.load_balancer_id {
+                return Err(ApiError::conflict(format!(
+                    "port {id} is in use by load balancer {lb}"
+                )));
+            }
+            ports::delete(tx, id)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Status::Accepted)
+}

@@ -1,0 +1,318 @@
+//! `/v1/loadbalancers/{lb_id}/listeners/{listener_id}/pools` (0 or 1 pool).
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{State, delete, get, post, put, routes};
+use serde::Deserialize;
+
+use super::error::{ApiError, ApiResult};
+use super::guards::{Body, Patch, path_id};
+use super::listeners::listener;
+use super::{ApiState, lock, validate};
+use crate::model::{
+    LbAlgorithm, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol, ProvisioningStatus,
+    SessionPersistence, SessionPersistenceType,
+};
+use crate::store::{self, listeners::Listener, pools::Pool};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![list, show, create, update, remove]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersistenceRequest {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    cookie_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePool {
+    #[serde(default)]
+    id: Option<String>,
+    protocol: Option<String>,
+    lb_algorithm: Option<String>,
+    #[serde(default)]
+    session_persistence: Option<PersistenceRequest>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePool {
+    #[serde(default)]
+    protocol: Option<String>,
+    #[serde(default)]
+    lb_algorithm: Option<String>,
+    #[serde(default)]
+    session_persistence: Patch<PersistenceRequest>,
+    #[serde(default)]
+    name: Patch<String>,
+    #[serde(default)]
+    description: Patch<String>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+/// A pool's protocol must equal its listener's, except that an HTTPS
+/// listener terminating TLS may speak HTTP to its members.
+pub fn protocols_compatible(listener: Protocol, terminates_tls: bool, pool: Protocol) -> bool {
+    listener == pool || (listener == Protocol::Https && terminates_tls && pool == Protocol::Http)
+}
+
+fn persistence(req: PersistenceRequest) -> ApiResult<SessionPersistence> {
+    let kind: SessionPersistenceType = validate::choice(
+        "session_persistence.type",
+        req.kind
+            .as_deref()
+            .ok_or_else(|| ApiError::field("session_persistence.type", "is required"))?,
+    )?;
+    if let Some(name) = &req.cookie_name {
+        if kind != SessionPersistenceType::HttpCookie {
+            return Err(ApiError::field(
+                "session_persistence.cookie_name",
+                "is only allowed with type HTTP_COOKIE",
+            ));
+        }
+        validate::cookie_name(name)?;
+    }
+    Ok(SessionPersistence {
+        kind,
+        cookie_name: req.cookie_name,
+    })
+}
+
+/// HTTP_COOKIE needs HTTP on the wire Ballast sees: an HTTP pool, or an
+/// HTTPS pool behind a TLS-terminating listener. Elsewhere it is a 400.
+fn check_persistence(pool: &Pool, listener: &Listener) -> ApiResult<()> {
+    let Some(sp) = &pool.session_persistence else {
+        return Ok(());
+    };
+    let sees_http = pool.protocol == Protocol::Http
+        || (pool.protocol == Protocol::Https && listener.default_tls_container_id.is_some());
+    if sp.kind == SessionPersistenceType::HttpCookie && !sees_http {
+        return Err(ApiError::field(
+            "session_persistence.type",
+            format!(
+                "HTTP_COOKIE is not allowed on a {} pool without TLS termination",
+                pool.protocol
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_protocol(pool: &Pool, listener: &Listener) -> ApiResult<()> {
+    if !protocols_compatible(
+        listener.protocol,
+        listener.default_tls_container_id.is_some(),
+        pool.protocol,
+    ) {
+        return Err(ApiError::conflict(format!(
+            "pool protocol {} does not match listener protocol {}",
+            pool.protocol, listener.protocol
+        )));
+    }
+    Ok(())
+}
+
+/// The pool `id` under the listener, or 404 for any of the chain.
+pub fn pool(
+    conn: &rusqlite::Connection,
+    lb: LoadBalancerId,
+    l: ListenerId,
+    id: PoolId,
+) -> ApiResult<(Listener, Pool)> {
+    let listener = listener(conn, lb, l)?;
+    let pool = store::pools::get(conn, l, id)?.ok_or_else(|| ApiError::not_found("pool", id))?;
+    Ok((listener, pool))
+}
+
+/// Parse the three ids of a pool URL.
+pub fn ids(lb: &str, l: &str, p: &str) -> ApiResult<(LoadBalancerId, ListenerId, PoolId)> {
+    Ok((
+        path_id("load balancer", lb)?,
+        path_id("listener", l)?,
+        path_id("pool", p)?,
+    ))
+}
+
+#[get("/loadbalancers/<lb>/listeners/<l>/pools")]
+async fn list(state: &State<ApiState>, lb: &str, l: &str) -> ApiResult<Json<Vec<Pool>>> {
+    let lb: LoadBalancerId = path_id("load balancer", lb)?;
+    let l: ListenerId = path_id("listener", l)?;
+    state
+        .read(move |conn| {
+            listener(conn, lb, l)?;
+            Ok(Json(
+                store::pools::of_listener(conn, l)?.into_iter().collect(),
+            ))
+        })
+        .await
+}
+
+#[get("/loadbalancers/<lb>/listeners/<l>/pools/<id>")]
+async fn show(state: &State<ApiState>, lb: &str, l: &str, id: &str) -> ApiResult<Json<Pool>> {
+    let (lb, l, id) = ids(lb, l, id)?;
+    state
+        .read(move |conn| Ok(Json(pool(conn, lb, l, id)?.1)))
+        .await
+}
+
+#[post("/loadbalancers/<lb>/listeners/<l>/pools", data = "<body>")]
+async fn create(
+    state: &State<ApiState>,
+    lb: &str,
+    l: &str,
+    body: Body<CreatePool>,
+) -> ApiResult<(Status, Json<Pool>)> {
+    let lb: LoadBalancerId = path_id("load balancer", lb)?;
+    let l: ListenerId = path_id("listener", l)?;
+    let req = body.into_inner()?;
+    let id: Option<PoolId> = validate::id("id", req.id)?;
+    let protocol: Protocol = validate::choice(
+        "protocol",
+        req.protocol
+            .as_deref()
+            .ok_or_else(|| ApiError::field("protocol", "is required"))?,
+    )?;
+    let algorithm: LbAlgorithm = validate::choice(
+        "lb_algorithm",
+        req.lb_algorithm
+            .as_deref()
+            .ok_or_else(|| ApiError::field("lb_algorithm", "is required"))?,
+    )?;
+    let sp = req.session_persistence.map(persistence).transpose()?;
+    let name = validate::text("name", req.name)?;
+    let description = validate::text("description", req.description)?;
+    let pool = state
+        .write(move |tx| {
+            let listener = listener(tx, lb, l)?;
+            let lbo = super::load_balancer(tx, lb)?;
+            let pool = Pool {
+                id: id.unwrap_or_default(),
+                listener_id: l,
+                protocol,
+                lb_algorithm: algorithm,
+                session_persistence: sp,
+                name,
+                description,
+                enabled: req.enabled.unwrap_or(true),
+                operating_status: OperatingStatus::Offline,
+                provisioning_status: ProvisioningStatus::PendingCreate,
+            };
+            check_persistence(&pool, &listener)?;
+            lock(
+                tx,
+                &lbo,
+                ProvisioningStatus::PendingUpdate,
+                "CreatePool",
+                Some(pool.id.to_string()),
+            )?;
+            if store::pools::id_taken(tx, pool.id)? {
+                return Err(ApiError::conflict(format!(
+                    "pool {} already exists",
+                    pool.id
+                )));
+            }
+            if store::pools::of_listener(tx, l)?.is_some() {
+                return Err(ApiError::conflict(format!(
+                    "listener {l} already has a pool"
+                )));
+            }
+            check_protocol(&pool, &listener)?;
+            store::pools::insert(tx, &pool)?;
+            Ok(pool)
+        })
+        .await?;
+    Ok((Status::Accepted, Json(pool)))
+}
+
+#[put("/loadbalancers/<lb>/listeners/<l>/pools/<id>", data = "<body>")]
+async fn update(
+    state: &State<ApiState>,
+    lb: &str,
+    l: &str,
+    id: &str,
+    body: Body<UpdatePool>,
+) -> ApiResult<(Status, Json<Pool>)> {
+    let (lb, l, id) = ids(lb, l, id)?;
+    let req = body.into_inner()?;
+    let protocol: Option<Protocol> = req
+        .protocol
+        .as_deref()
+        .map(|p| validate::choice("protocol", p))
+        .transpose()?;
+    let algorithm: Option<LbAlgorithm> = req
+        .lb_algorithm
+        .as_deref()
+        .map(|a| validate::choice("lb_algorithm", a))
+        .transpose()?;
+    let sp = match req.session_persistence {
+        Patch::Absent => Patch::Absent,
+        Patch::Null => Patch::Null,
+        Patch::Value(v) => Patch::Value(persistence(v)?),
+    };
+    let name = req.name.map_text("name")?;
+    let description = req.description.map_text("description")?;
+    let pool = state
+        .write(move |tx| {
+            let (listener, mut pool) = pool(tx, lb, l, id)?;
+            let lbo = super::load_balancer(tx, lb)?;
+            if let Some(p) = protocol {
+                pool.protocol = p;
+            }
+            if let Some(a) = algorithm {
+                pool.lb_algorithm = a;
+            }
+            sp.apply_to(&mut pool.session_persistence);
+            name.apply_to(&mut pool.name);
+            description.apply_to(&mut pool.description);
+            if let Some(e) = req.enabled {
+                pool.enabled = e;
+            }
+            check_persistence(&pool, &listener)?;
+            lock(
+                tx,
+                &lbo,
+                ProvisioningStatus::PendingUpdate,
+                "UpdatePool",
+                Some(id.to_string()),
+            )?;
+            check_protocol(&pool, &listener)?;
+            pool.provisioning_status = ProvisioningStatus::PendingUpdate;
+            store::pools::update(tx, &pool)?;
+            Ok(pool)
+        })
+        .await?;
+    Ok((Status::Accepted, Json(pool)))
+}
+
+#[delete("/loadbalancers/<lb>/listeners/<l>/pools/<id>")]
+async fn remove(state: &State<ApiState>, lb: &str, l: &str, id: &str) -> ApiResult<Status> {
+    let (lb, l, id) = ids(lb, l, id)?;
+    state
+        .write(move |tx| {
+            pool(tx, lb, l, id)?;
+            let lbo = super::load_balancer(tx, lb)?;
+            lock(
+                tx,
+                &lbo,
+                ProvisioningStatus::PendingUpdate,
+                "DeletePool",
+                Some(id.to_string()),
+            )?;
+            store::pools::set_status(tx, id, ProvisioningStatus::PendingDelete)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Status::Accepted)
+}

@@ -1,0 +1,231 @@
+//! Wires every part and owns shutdown: the store, network driver, data plane,
+//! controller, background tasks and the Rocket API server, all in one tokio
+//! runtime.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::api::{self, ApiState};
+use crate::config::{Config, NetworkDriverKind};
+use crate::controller::Controller;
+use crate::dataplane::{DataPlane, DataPlaneConfig, MemberStates};
+use crate::metrics::Metrics;
+use crate::network::local::LocalDriver;
+use crate::network::noop::NoopDriver;
+use crate::network::{Network, NetworkDriver};
+use crate::store::{self, Store};
+use crate::systemd;
+
+/// Build the runtime and run Ballast until SIGTERM/SIGINT.
+pub fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        // Rocket warns about a "custom runtime" unless its workers carry
+        // this name.
+        .thread_name("rocket-worker-thread")
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(config))
+}
+
+/// Rocket's configuration: its defaults, then ours mapped onto its keys.
+pub fn rocket_figment(config: &Config) -> Figment {
+    Figment::from(rocket::Config::default())
+        .merge(("address", config.api.address))
+        .merge(("port", config.api.port))
+        .merge(("ident", "Ballast"))
+        .merge(("log_level", "off"))
+        .merge(("cli_colors", false))
+        // Keep-alive API clients must not hold shutdown for long: the whole
+        // stop is bounded (SPEC: exit within 10 s when idle).
+        .merge(("shutdown.grace", 2))
+        .merge(("shutdown.mercy", 2))
+}
+
+/// Everything `serve` starts, for `run` and tests.
+async fn run(config: Config) -> anyhow::Result<()> {
+    let store = Store::open(&config.data_dir)?;
+    info!(path = %store.path().display(), "store open");
+    let networks: Vec<Network> = config.networks.iter().map(Network::from).collect();
+    let network: Arc<dyn NetworkDriver> = match config.network_driver {
+        NetworkDriverKind::Local => Arc::new(LocalDriver::new(networks)),
+        NetworkDriverKind::Noop => Arc::new(NoopDriver::new(networks)),
+    };
+    let members = Arc::new(MemberStates::new());
+    let dataplane = Arc::new(DataPlane::new(
+        DataPlaneConfig {
+            drain_timeout: Duration::from_secs(config.dataplane.drain_timeout_secs),
+            member_connect_timeout: Duration::from_millis(
+                config.dataplane.member_connect_timeout_ms,
+            ),
+            ..DataPlaneConfig::default()
+        },
+        Arc::clone(&members),
+    ));
+    let kick = Arc::new(Notify::new());
+    let metrics = Arc::new(Metrics::new());
+    let controller = Arc::new(Controller::new(
+        store.clone(),
+        Arc::clone(&network),
+        Arc::clone(&dataplane),
+        Arc::clone(&kick),
+        Arc::clone(&metrics),
+    ));
+    let ready = Arc::new(AtomicBool::new(false));
+    let shutdown = CancellationToken::new();
+    let state = ApiState {
+        store: store.clone(),
+        network,
+        dataplane: Arc::clone(&dataplane),
+        kick,
+        ready: Arc::clone(&ready),
+        metrics,
+    };
+
+    let rocket = api::build(rocket_figment(&config), state)
+        .mount("/", crate::ui::routes())
+        .attach(AdHoc::on_liftoff("announce", |rocket| {
+            Box::pin(async move {
+                let config = rocket.config();
+                let addr = SocketAddr::new(config.address, config.port);
+                info!(%addr, "API listening");
+            })
+        }))
+        .ignite()
+        .await?;
+    let rocket_shutdown = rocket.shutdown();
+
+    let mut tasks = JoinSet::new();
+    // Rocket catches SIGTERM/SIGINT; everything else stops with it.
+    {
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = rocket_shutdown => {}
+                _ = shutdown.cancelled() => {}
+            }
+            if let Err(error) = systemd::notify_stopping() {
+                warn!(%error, "sd_notify STOPPING=1 failed");
+            }
+            shutdown.cancel();
+        });
+    }
+    // Pings come from a runtime task, so a wedged runtime stops them and
+    // systemd restarts the service.
+    if let Some(watchdog) = systemd::spawn_watchdog(shutdown.clone()) {
+        tasks.spawn(async move {
+            // A JoinError only means the pinger panicked; nothing to undo.
+            let _ = watchdog.await;
+        });
+    }
+    // Start-up reconcile runs while the API already answers /healthz and
+    // /readyz (503); /v1 answers 503 until it is done.
+    {
+        let controller = Arc::clone(&controller);
+        let shutdown = shutdown.clone();
+        let ready = Arc::clone(&ready);
+        let store = store.clone();
+        let dataplane = Arc::clone(&dataplane);
+        let config = config.clone();
+        tasks.spawn(async move {
+            if let Err(e) = controller.reconcile().await {
+                error!(error = %e, "start-up reconcile failed");
+            }
+            ready.store(true, Ordering::Release);
+            info!("ready");
+            if let Err(error) = systemd::notify_ready() {
+                warn!(%error, "sd_notify READY=1 failed");
+            }
+            let mut background = JoinSet::new();
+            background.spawn(Arc::clone(&controller).run(shutdown.clone()));
+            background.spawn(persist_stats_loop(
+                store.clone(),
+                Arc::clone(&dataplane),
+                Duration::from_secs(config.housekeeping.stats_persist_interval_secs),
+                shutdown.clone(),
+            ));
+            background.spawn(housekeeping_loop(
+                store,
+                config.housekeeping.purge_deleted_after_secs,
+                shutdown.clone(),
+            ));
+            while background.join_next().await.is_some() {}
+        });
+    }
+
+    let launched = rocket.launch().await;
+    shutdown.cancel();
+    info!("stopping: draining the data plane");
+    dataplane.shutdown().await;
+    while tasks.join_next().await.is_some() {}
+    persist_stats(&store, &dataplane).await;
+    info!("stopped");
+    launched?;
+    Ok(())
+}
+
+/// Write the data plane's counters to the store.
+async fn persist_stats(store: &Store, dataplane: &DataPlane) {
+    let stats = dataplane.all_listener_stats();
+    if stats.is_empty() {
+        return;
+    }
+    let result = store
+        .write(move |tx| {
+            for (listener, s) in &stats {
+                store::stats::save(tx, *listener, s)?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(e) = result {
+        warn!(error = %e, "cannot persist listener stats");
+    }
+}
+
+async fn persist_stats_loop(
+    store: Store,
+    dataplane: Arc<DataPlane>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => persist_stats(&store, &dataplane).await,
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn housekeeping_loop(store: Store, purge_after_secs: u64, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let before = store::now() - purge_after_secs as i64;
+        let result = store
+            .write(move |tx| {
+                let lbs = store::load_balancers::purge_deleted_before(tx, before)?;
+                let jobs = store::jobs::purge_closed_before(tx, before)?;
+                Ok((lbs, jobs))
+            })
+            .await;
+        match result {
+            Ok((0, 0)) => {}
+            Ok((lbs, jobs)) => info!(load_balancers = lbs, jobs, "housekeeping purged"),
+            Err(e) => warn!(error = %e, "housekeeping failed"),
+        }
+    }
+}

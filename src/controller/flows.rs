@@ -1,0 +1,95 @@
+//! Provisioning flows. Every job of a load balancer converges it to what the
+//! store says: build the full spec, plug the VIP, apply it to the data plane,
+//! then commit the final statuses. Flows are idempotent, so a job interrupted
+//! by a crash is simply run again.
+
+use std::sync::Arc;
+
+use crate::dataplane::{
+    ListenerSpec, LoadBalancerSpec, MemberSpec, Persistence, PoolSpec, TlsMaterial,
+};
+use crate::model::{DEFAULT_COOKIE_NAME, ProvisioningStatus, SessionPersistenceType};
+use crate::store::tree::{ListenerTree, LoadBalancerTree, PoolTree};
+
+fn live(status: ProvisioningStatus) -> bool {
+    !matches!(
+        status,
+        ProvisioningStatus::PendingDelete | ProvisioningStatus::Deleted
+    )
+}
+
+/// What the data plane should serve for this tree: enabled listeners not
+/// being deleted, with their enabled pool and enabled members.
+pub fn build_spec(tree: &LoadBalancerTree) -> LoadBalancerSpec {
+    let lb = &tree.load_balancer;
+    let listeners = tree
+        .listeners
+        .iter()
+        .filter(|lt| lt.listener.enabled && live(lt.listener.provisioning_status))
+        .map(listener_spec)
+        .collect();
+    LoadBalancerSpec {
+        id: lb.id,
+        vip: lb.vip.ip_address,
+        listeners,
+    }
+}
+
+fn listener_spec(lt: &ListenerTree) -> ListenerSpec {
+    let l = &lt.listener;
+    let tls = lt.certificate.as_ref().map(|c| {
+        let mut chain = c.certificate.trim_end().to_string();
+        if let Some(inter) = &c.intermediates {
+            chain.push('\n');
+            chain.push_str(inter.trim_end());
+        }
+        chain.push('\n');
+        Arc::new(TlsMaterial {
+            certificate_id: c.id,
+            certificate_chain_pem: chain,
+            private_key_pem: c.private_key.clone(),
+        })
+    });
+    ListenerSpec {
+        id: l.id,
+        name: l.name.clone().unwrap_or_default(),
+        protocol: l.protocol,
+        protocol_port: l.protocol_port,
+        connection_limit: l.connection_limit,
+        tls,
+        pool: lt
+            .pool
+            .as_ref()
+            .filter(|pt| pt.pool.enabled && live(pt.pool.provisioning_status))
+            .map(pool_spec),
+        stats_base: lt.stats,
+    }
+}
+
+fn pool_spec(pt: &PoolTree) -> PoolSpec {
+    let p = &pt.pool;
+    PoolSpec {
+        id: p.id,
+        protocol: p.protocol,
+        algorithm: p.lb_algorithm,
+        persistence: p.session_persistence.as_ref().map(|sp| match sp.kind {
+            SessionPersistenceType::HttpCookie => Persistence::HttpCookie {
+                cookie_name: sp
+                    .cookie_name
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_COOKIE_NAME.to_string()),
+            },
+            SessionPersistenceType::SourceIp => Persistence::SourceIp,
+        }),
+        members: pt
+            .members
+            .iter()
+            .filter(|m| m.enabled && live(m.provisioning_status))
+            .map(|m| MemberSpec {
+                id: m.id,
+                address: std::net::SocketAddr::new(m.ip_address, m.protocol_port),
+                weight: m.weight,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,163 @@
+//! Member rows.
+
+use std::net::IpAddr;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{Result, now, parse_col};
+use crate::model::{MemberId, OperatingStatus, PoolId, ProvisioningStatus};
+
+/// A pool member, serialized exactly as the API shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Member {
+    pub id: MemberId,
+    #[serde(skip)]
+    pub pool_id: PoolId,
+    pub ip_address: IpAddr,
+    pub protocol_port: u16,
+    /// 0..=256; 0 takes no new connections.
+    pub weight: u32,
+    pub subnet_id: Option<String>,
+    pub enabled: bool,
+    pub operating_status: OperatingStatus,
+    /// Kept internally: the seed's member has no provisioning_status.
+    #[serde(skip)]
+    pub provisioning_status: ProvisioningStatus,
+}
+
+const COLUMNS: &str = "id, pool_id, ip_address, protocol_port, weight, subnet_id, enabled, \
+     operating_status, provisioning_status";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
+    const T: &str = "members";
+    Ok(Member {
+        id: parse_col(T, &row.get::<_, String>(0)?)?,
+        pool_id: parse_col(T, &row.get::<_, String>(1)?)?,
+        ip_address: parse_col(T, &row.get::<_, String>(2)?)?,
+        protocol_port: row.get(3)?,
+        weight: row.get(4)?,
+        subnet_id: row.get(5)?,
+        enabled: row.get(6)?,
+        operating_status: parse_col(T, &row.get::<_, String>(7)?)?,
+        provisioning_status: parse_col(T, &row.get::<_, String>(8)?)?,
+    })
+}
+
+/// The member `id` of pool `pool`.
+pub fn get(conn: &Connection, pool: PoolId, id: MemberId) -> Result<Option<Member>> {
+    let sql = format!("SELECT {COLUMNS} FROM members WHERE id = ?1 AND pool_id = ?2");
+    Ok(conn
+        .query_row(&sql, [id.to_string(), pool.to_string()], from_row)
+        .optional()?)
+}
+
+/// The members of a pool, oldest first.
+pub fn list(conn: &Connection, pool: PoolId) -> Result<Vec<Member>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM members WHERE pool_id = ?1 ORDER BY created_at, rowid");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([pool.to_string()], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether any member has this id.
+pub fn id_taken(conn: &Connection, id: MemberId) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM members WHERE id = ?1",
+            [id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Whether another member of `pool` has this address and port.
+pub fn address_taken(
+    conn: &Connection,
+    pool: PoolId,
+    ip: IpAddr,
+    port: u16,
+    except: Option<MemberId>,
+) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM members WHERE pool_id = ?1 AND ip_address = ?2 AND protocol_port = ?3 \
+             AND id != ?4",
+            params![
+                pool.to_string(),
+                ip.to_string(),
+                port,
+                except.map(|e| e.to_string()).unwrap_or_default()
+            ],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Insert a new member.
+pub fn insert(conn: &Connection, m: &Member) -> Result<()> {
+    conn.execute(
+        &format!("INSERT INTO members ({COLUMNS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        params![
+            m.id.to_string(),
+            m.pool_id.to_string(),
+            m.ip_address.to_string(),
+            m.protocol_port,
+            m.weight,
+            m.subnet_id,
+            m.enabled,
+            m.operating_status.as_str(),
+            m.provisioning_status.as_str(),
+            now()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Write every mutable field of `m`.
+pub fn update(conn: &Connection, m: &Member) -> Result<()> {
+    conn.execute(
+        "UPDATE members SET protocol_port = ?2, weight = ?3, enabled = ?4, operating_status = ?5, \
+         provisioning_status = ?6 WHERE id = ?1",
+        params![
+            m.id.to_string(),
+            m.protocol_port,
+            m.weight,
+            m.enabled,
+            m.operating_status.as_str(),
+            m.provisioning_status.as_str(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Set a member's (internal) provisioning status.
+pub fn set_status(conn: &Connection, id: MemberId, status: ProvisioningStatus) -> Result<()> {
+    conn.execute(
+        "UPDATE members SET provisioning_status = ?2 WHERE id = ?1",
+        params![id.to_string(), status.as_str()],
+    )?;
+    Ok(())
+}
+
+/// Set the operating status; returns whether it changed.
+pub fn set_operating_status(
+    conn: &Connection,
+    id: MemberId,
+    status: OperatingStatus,
+) -> Result<bool> {
+    let n = conn.execute(
+        "UPDATE members SET operating_status = ?2 WHERE id = ?1 AND operating_status != ?2",
+        params![id.to_string(), status.as_str()],
+    )?;
+    Ok(n > 0)
+}
+
+/// Delete a member row.
+pub fn delete(conn: &Connection, id: MemberId) -> Result<()> {
+    conn.execute("DELETE FROM members WHERE id = ?1", [id.to_string()])?;
+    Ok(())
+}

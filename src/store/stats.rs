@@ -1,0 +1,60 @@
+//! Persisted listener counter totals.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Result, now};
+use crate::dataplane::StatsBase;
+use crate::model::{ListenerId, ListenerStats};
+
+/// The persisted totals of a listener (zeros when none yet).
+pub fn get(conn: &Connection, listener: ListenerId) -> Result<StatsBase> {
+    Ok(conn
+        .query_row(
+            "SELECT bytes_in, bytes_out, total_connections FROM listener_stats \
+             WHERE listener_id = ?1",
+            [listener.to_string()],
+            |r| {
+                Ok(StatsBase {
+                    bytes_in: r.get::<_, i64>(0)? as u64,
+                    bytes_out: r.get::<_, i64>(1)? as u64,
+                    total_connections: r.get::<_, i64>(2)? as u64,
+                })
+            },
+        )
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Persist live totals. Counters never go backwards: a smaller value than the
+/// stored one is ignored.
+pub fn save(conn: &Connection, listener: ListenerId, stats: &ListenerStats) -> Result<()> {
+    // The listener may be gone already (deleted while we read its counters):
+    // the foreign key then refuses the insert, which is what we want.
+    let exists: bool = conn
+        .query_row(
+            "SELECT 1 FROM listeners WHERE id = ?1",
+            [listener.to_string()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !exists {
+        return Ok(());
+    }
+    conn.execute(
+        "INSERT INTO listener_stats (listener_id, bytes_in, bytes_out, total_connections, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (listener_id) DO UPDATE SET \
+         bytes_in = max(bytes_in, excluded.bytes_in), \
+         bytes_out = max(bytes_out, excluded.bytes_out), \
+         total_connections = max(total_connections, excluded.total_connections), \
+         updated_at = excluded.updated_at",
+        params![
+            listener.to_string(),
+            stats.bytes_in as i64,
+            stats.bytes_out as i64,
+            stats.total_connections as i64,
+            now()
+        ],
+    )?;
+    Ok(())
+}

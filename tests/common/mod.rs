@@ -1,0 +1,293 @@
+//! Shared helpers for integration tests: start the real `ballast` binary on
+//! its own data dir, API port and VIP range; typed HTTP calls; polling with
+//! a deadline.
+#![allow(dead_code)]
+
+pub mod api;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A running `ballast serve` child process.
+pub struct Ballast {
+    pub child: Option<Child>,
+    pub api: SocketAddr,
+    pub dir: PathBuf,
+    /// The VIP network's CIDR (a /24 inside 127.0.0.0/8 of this instance alone).
+    pub cidr: String,
+    _tmp: Option<tempfile::TempDir>,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// A /24 inside 127.0.0.0/8 that no other test instance is likely to use.
+pub fn fresh_cidr() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    let a = 100 + (n % 100) as u8;
+    let b = ((n >> 8) % 256) as u8;
+    format!("127.{a}.{b}.0/24")
+}
+
+/// Options of a test instance.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Extra TOML appended to the generated config.
+    pub extra_toml: String,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+impl Ballast {
+    /// Start on a fresh temp dir with the default options.
+    pub fn start() -> Ballast {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_path_buf();
+        let mut b = Ballast::start_in(&dir, &fresh_cidr(), Options::default());
+        b._tmp = Some(tmp);
+        b
+    }
+
+    /// Start on `dir` (reused across restarts) with VIPs from `cidr`.
+    pub fn start_in(dir: &Path, cidr: &str, options: Options) -> Ballast {
+        let config = dir.join("ballast.toml");
+        let toml = format!(
+            "data_dir = {data:?}\n\n[api]\naddress = \"127.0.0.1\"\nport = 0\n\n\
+             [[networks]]\nname = \"test\"\nmode = \"loopback\"\ncidr = {cidr:?}\n{extra}\n",
+            data = dir.join("data").display().to_string(),
+            extra = options.extra_toml,
+        );
+        std::fs::write(&config, toml).expect("write config");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ballast"));
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info,rocket=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in &options.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn ballast");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Some(rest) = line.split("API listening addr=").nth(1) {
+                        let _ = tx.send(rest.trim().to_string()); // receiver may be gone: fine
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("ballast did not start: {:?}", log.lock().unwrap()));
+        let b = Ballast {
+            child: Some(child),
+            api: addr.parse().expect("listening address"),
+            dir: dir.to_path_buf(),
+            cidr: cidr.to_string(),
+            _tmp: None,
+            log,
+        };
+        b.wait_ready();
+        b
+    }
+
+    /// Base URL of the API, e.g. `http://127.0.0.1:1234`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.api, path)
+    }
+
+    fn wait_ready(&self) {
+        wait_until(Duration::from_secs(30), "ballast ready", || {
+            http("GET", &self.url("/readyz"), None).0 == 200
+        });
+    }
+
+    /// The id of the instance's one network.
+    pub fn network_id(&self) -> String {
+        let (_, nets) = self.get("/v1/networks");
+        nets[0]["id"].as_str().unwrap().to_string()
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        http("GET", &self.url(path), None)
+    }
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        http("POST", &self.url(path), Some(body.to_string()))
+    }
+    pub fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        http("PUT", &self.url(path), Some(body.to_string()))
+    }
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        http("DELETE", &self.url(path), None)
+    }
+
+    /// Create a load balancer on the instance's network and wait for ACTIVE.
+    pub fn create_lb(&self) -> Value {
+        let (s, lb) = self.post(
+            "/v1/loadbalancers",
+            json!({"vip": {"network_id": self.network_id()}}),
+        );
+        assert_eq!(s, 202, "{lb}");
+        let id = lb["id"].as_str().unwrap().to_string();
+        self.wait_lb_active(&id)
+    }
+
+    /// Wait until the load balancer is ACTIVE; returns it.
+    pub fn wait_lb_active(&self, id: &str) -> Value {
+        let mut last = Value::Null;
+        wait_until(Duration::from_secs(10), "load balancer ACTIVE", || {
+            last = self.get(&format!("/v1/loadbalancers/{id}")).1;
+            last["provisioning_status"] == "ACTIVE"
+        });
+        last
+    }
+
+    /// Stop with SIGKILL (a crash).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill(); // already dead is fine
+            let _ = c.wait();
+        }
+    }
+
+    /// Stop with SIGTERM and wait; returns the exit status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = c.try_wait().expect("wait child") {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                panic!("ballast did not exit within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Ballast {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Poll `cond` every 20 ms until it holds; panic after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One blocking HTTP/1.1 request (Connection: close); status and JSON body
+/// (Null when empty, a string when not JSON).
+pub fn http(method: &str, url: &str, body: Option<String>) -> (u16, Value) {
+    let (status, text) = http_raw(method, url, body.as_deref().map(str::as_bytes), &[]);
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, value)
+}
+
+/// One raw blocking HTTP/1.1 request with extra headers; status and body text.
+pub fn http_raw(
+    method: &str,
+    url: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    if !body.is_empty() || matches!(method, "POST" | "PUT") {
+        req.push_str("Content-Type: application/json\r\n");
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).expect("write");
+    let _ = stream.write_all(body); // the server may answer 413 and close early
+    let mut buf = Vec::new();
+    let _ = stream.read_to_end(&mut buf); // a reset after a full answer is fine
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status: u16 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Assert a JSON fault body with the status's faultcode and a faultstring
+/// containing `needle`.
+pub fn assert_fault(status: u16, body: &Value, want_status: u16, needle: &str) {
+    assert_eq!(status, want_status, "status for {body}");
+    let code = if want_status >= 500 {
+        "Server"
+    } else {
+        "Client"
+    };
+    assert_eq!(body["faultcode"], code, "{body}");
+    assert!(body["debuginfo"].is_null(), "{body}");
+    let msg = body["faultstring"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no faultstring in {body}"));
+    assert!(
+        msg.contains(needle),
+        "faultstring {msg:?} should contain {needle:?}"
+    );
+}
