@@ -194,6 +194,8 @@ impl Controller {
                     if let Err(e) = self.store.write(move |tx| jobs::finish(tx, id)).await {
                         error!(error = %e, "cannot close job");
                     }
+                    self.metrics
+                        .observe_job(&job.kind, "success", started.elapsed());
                     info!(
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "provisioning done"
