@@ -650,15 +650,24 @@ fn check_names_the_bad_key_and_exits_2() {
     let out = ballast_cli(&["check".as_ref(), "--config".as_ref(), config.as_os_str()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("bogus_knob"),
+        text(&out.stderr).contains("api.bogus_knob"),
         "{}",
         text(&out.stderr)
     );
 
-    let config = write_config(tmp.path(), "127.9.9.0/99", "");
-    let out = ballast_cli(&["check".as_ref(), "--config".as_ref(), config.as_os_str()]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("cidr"), "{}", text(&out.stderr));
+    // A CIDR that does not parse, and one that parses but is refused
+    // (loopback mode lives inside 127.0.0.0/8).
+    for (cidr, key) in [
+        ("127.9.9.0/99", "networks.0.cidr"),
+        ("10.0.0.0/24", "networks[0].cidr"),
+    ] {
+        let config = write_config(tmp.path(), cidr, "");
+        let out = ballast_cli(&["check".as_ref(), "--config".as_ref(), config.as_os_str()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cidr}: {stderr}");
+        assert!(stderr.contains(key), "{cidr}: {stderr} should name {key}");
+        assert!(out.stdout.is_empty(), "{cidr}: no report for a bad config");
+    }
 
     assert!(
         !tmp.path().join("data").exists(),
