@@ -18,6 +18,7 @@ use crate::api::{self, ApiState};
 use crate::config::{Config, NetworkDriverKind};
 use crate::controller::Controller;
 use crate::dataplane::{DataPlane, DataPlaneConfig, MemberStates};
+use crate::health::{HealthChecker, MemberStatusChange};
 use crate::metrics::Metrics;
 use crate::network::local::LocalDriver;
 use crate::network::noop::NoopDriver;
@@ -72,15 +73,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let kick = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::new());
+    let shutdown = CancellationToken::new();
+    let (health, status_changes) = HealthChecker::new(Arc::clone(&members), shutdown.clone());
+    let health = Arc::new(health);
+    {
+        let metrics = Arc::clone(&metrics);
+        health.observe_probes(Box::new(move |kind, result| {
+            metrics.observe_probe(kind, result)
+        }));
+    }
     let controller = Arc::new(Controller::new(
         store.clone(),
         Arc::clone(&network),
         Arc::clone(&dataplane),
         Arc::clone(&kick),
         Arc::clone(&metrics),
+        Arc::clone(&health),
     ));
     let ready = Arc::new(AtomicBool::new(false));
-    let shutdown = CancellationToken::new();
     let state = ApiState {
         store: store.clone(),
         network,
@@ -146,6 +156,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
             }
             let mut background = JoinSet::new();
             background.spawn(Arc::clone(&controller).run(shutdown.clone()));
+            background.spawn(status_loop(
+                Arc::clone(&controller),
+                status_changes,
+                shutdown.clone(),
+            ));
             background.spawn(persist_stats_loop(
                 store.clone(),
                 Arc::clone(&dataplane),
@@ -170,6 +185,34 @@ async fn run(config: Config) -> anyhow::Result<()> {
     info!("stopped");
     launched?;
     Ok(())
+}
+
+/// Write member status changes from the health checker: batch what arrives
+/// together, then recompute the roll-up once per affected load balancer
+/// (only changed statuses are written).
+async fn status_loop(
+    controller: Arc<Controller>,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<MemberStatusChange>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            change = changes.recv() => match change {
+                Some(c) => c,
+                None => return,
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let mut affected = std::collections::HashSet::from([first.load_balancer_id]);
+        while let Ok(more) = changes.try_recv() {
+            affected.insert(more.load_balancer_id);
+        }
+        for lb in affected {
+            if let Err(e) = controller.refresh_status(lb).await {
+                warn!(lb_id = %lb, error = %e, "cannot write operating statuses");
+            }
+        }
+    }
 }
 
 /// Write the data plane's counters to the store.
