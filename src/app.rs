@@ -158,6 +158,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             background.spawn(Arc::clone(&controller).run(shutdown.clone()));
             background.spawn(status_loop(
                 Arc::clone(&controller),
+                store.clone(),
                 status_changes,
                 shutdown.clone(),
             ));
@@ -192,18 +193,31 @@ async fn run(config: Config) -> anyhow::Result<()> {
 /// (only changed statuses are written).
 async fn status_loop(
     controller: Arc<Controller>,
+    store: Store,
     mut changes: tokio::sync::mpsc::UnboundedReceiver<MemberStatusChange>,
     shutdown: CancellationToken,
 ) {
+    // Being at connection_limit is not an event anyone sends: look every
+    // couple of seconds at the load balancers that have a limited listener.
+    let mut limits = tokio::time::interval(Duration::from_secs(2));
+    limits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let first = tokio::select! {
+        let mut affected = std::collections::HashSet::new();
+        tokio::select! {
             change = changes.recv() => match change {
-                Some(c) => c,
+                Some(c) => {
+                    affected.insert(c.load_balancer_id);
+                }
                 None => return,
             },
+            _ = limits.tick() => {
+                match store.run(|c| store::listeners::limited_load_balancers(c)).await {
+                    Ok(ids) => affected.extend(ids),
+                    Err(e) => warn!(error = %e, "cannot list limited listeners"),
+                }
+            }
             _ = shutdown.cancelled() => return,
-        };
-        let mut affected = std::collections::HashSet::from([first.load_balancer_id]);
+        }
         while let Ok(more) = changes.try_recv() {
             affected.insert(more.load_balancer_id);
         }
