@@ -265,7 +265,10 @@ async fn persist_stats_loop(
 }
 
 async fn housekeeping_loop(store: Store, purge_after_secs: u64, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    // Look often enough that nothing outlives its age by much more than a
+    // quarter of it, and at most once a minute.
+    let every = Duration::from_secs((purge_after_secs / 4).clamp(1, 60));
+    let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
