@@ -18,6 +18,7 @@ use crate::api::{self, ApiState};
 use crate::config::{Config, NetworkDriverKind};
 use crate::controller::Controller;
 use crate::dataplane::{DataPlane, DataPlaneConfig, MemberStates};
+use crate::health::{HealthChecker, MemberStatusChange};
 use crate::metrics::Metrics;
 use crate::network::local::LocalDriver;
 use crate::network::noop::NoopDriver;
@@ -72,15 +73,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let kick = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::new());
+    let shutdown = CancellationToken::new();
+    let (health, status_changes) = HealthChecker::new(Arc::clone(&members), shutdown.clone());
+    let health = Arc::new(health);
+    {
+        let metrics = Arc::clone(&metrics);
+        health.observe_probes(Box::new(move |kind, result| {
+            metrics.observe_probe(kind, result)
+        }));
+    }
     let controller = Arc::new(Controller::new(
         store.clone(),
         Arc::clone(&network),
         Arc::clone(&dataplane),
         Arc::clone(&kick),
         Arc::clone(&metrics),
+        Arc::clone(&health),
     ));
     let ready = Arc::new(AtomicBool::new(false));
-    let shutdown = CancellationToken::new();
     let state = ApiState {
         store: store.clone(),
         network,
@@ -146,6 +156,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
             }
             let mut background = JoinSet::new();
             background.spawn(Arc::clone(&controller).run(shutdown.clone()));
+            background.spawn(status_loop(
+                Arc::clone(&controller),
+                store.clone(),
+                status_changes,
+                shutdown.clone(),
+            ));
             background.spawn(persist_stats_loop(
                 store.clone(),
                 Arc::clone(&dataplane),
@@ -170,6 +186,47 @@ async fn run(config: Config) -> anyhow::Result<()> {
     info!("stopped");
     launched?;
     Ok(())
+}
+
+/// Write member status changes from the health checker: batch what arrives
+/// together, then recompute the roll-up once per affected load balancer
+/// (only changed statuses are written).
+async fn status_loop(
+    controller: Arc<Controller>,
+    store: Store,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<MemberStatusChange>,
+    shutdown: CancellationToken,
+) {
+    // Being at connection_limit is not an event anyone sends: look every
+    // couple of seconds at the load balancers that have a limited listener.
+    let mut limits = tokio::time::interval(Duration::from_secs(2));
+    limits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let mut affected = std::collections::HashSet::new();
+        tokio::select! {
+            change = changes.recv() => match change {
+                Some(c) => {
+                    affected.insert(c.load_balancer_id);
+                }
+                None => return,
+            },
+            _ = limits.tick() => {
+                match store.run(|c| store::listeners::limited_load_balancers(c)).await {
+                    Ok(ids) => affected.extend(ids),
+                    Err(e) => warn!(error = %e, "cannot list limited listeners"),
+                }
+            }
+            _ = shutdown.cancelled() => return,
+        }
+        while let Ok(more) = changes.try_recv() {
+            affected.insert(more.load_balancer_id);
+        }
+        for lb in affected {
+            if let Err(e) = controller.refresh_status(lb).await {
+                warn!(lb_id = %lb, error = %e, "cannot write operating statuses");
+            }
+        }
+    }
 }
 
 /// Write the data plane's counters to the store.
@@ -208,7 +265,10 @@ async fn persist_stats_loop(
 }
 
 async fn housekeeping_loop(store: Store, purge_after_secs: u64, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    // Look often enough that nothing outlives its age by much more than a
+    // quarter of it, and at most once a minute.
+    let every = Duration::from_secs((purge_after_secs / 4).clamp(1, 60));
+    let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}

@@ -32,3 +32,23 @@ fn load_balancer_reaches_active_with_a_vip_from_its_network() {
     let (_, ports) = b.get("/v1/ports");
     assert_eq!(ports, json!([]), "the VIP's port is released");
 }
+
+#[test]
+fn housekeeping_purges_deleted_load_balancers_after_the_configured_age() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Ballast::start_in(
+        tmp.path(),
+        &common::fresh_cidr(),
+        common::Options {
+            extra_toml: "\n[housekeeping]\npurge_deleted_after_secs = 1\n".into(),
+            ..Default::default()
+        },
+    );
+    let lb = b.create_lb();
+    let id = lb["id"].as_str().unwrap();
+    assert_eq!(b.delete(&format!("/v1/loadbalancers/{id}")).0, 202);
+    common::wait_until(std::time::Duration::from_secs(10), "purged", || {
+        b.get(&format!("/v1/loadbalancers/{id}")).0 == 404
+    });
+    assert_eq!(b.get("/v1/loadbalancers").1, json!([]));
+}

@@ -152,3 +152,33 @@ fn no_member_means_503_and_a_disabled_load_balancer_releases_its_ports() {
         "a disabled load balancer's port is closed once it reads ACTIVE"
     );
 }
+
+#[test]
+fn a_listener_at_its_connection_limit_reads_degraded() {
+    let b = Ballast::start();
+    let m = http_member("only");
+    let (lb_id, l_id, lb) = build(&b, 8083, &[m]);
+    let (s, _) = b.put(
+        &format!("/v1/loadbalancers/{lb_id}/listeners/{l_id}"),
+        json!({"connection_limit": 1}),
+    );
+    assert_eq!(s, 202);
+    b.wait_lb_active(&lb_id);
+    let listener_status = || {
+        b.get(&format!("/v1/loadbalancers/{lb_id}/listeners/{l_id}"))
+            .1["operating_status"]
+            .clone()
+    };
+    common::wait_until(Duration::from_secs(10), "listener ONLINE", || {
+        listener_status() == "ONLINE"
+    });
+    let vip = lb["vip"]["ip_address"].as_str().unwrap();
+    let held = TcpStream::connect(format!("{vip}:8083")).expect("connect");
+    common::wait_until(Duration::from_secs(10), "listener DEGRADED", || {
+        listener_status() == "DEGRADED"
+    });
+    drop(held);
+    common::wait_until(Duration::from_secs(10), "listener ONLINE again", || {
+        listener_status() == "ONLINE"
+    });
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::dataplane::{
     ListenerSpec, LoadBalancerSpec, MemberSpec, Persistence, PoolSpec, TlsMaterial,
 };
+use crate::health::{HealthChecker, MonitorSettings, PoolMonitorSpec};
 use crate::model::{DEFAULT_COOKIE_NAME, ProvisioningStatus, SessionPersistenceType};
 use crate::store::tree::{ListenerTree, LoadBalancerTree, PoolTree};
 
@@ -91,5 +92,55 @@ fn pool_spec(pt: &PoolTree) -> PoolSpec {
                 weight: m.weight,
             })
             .collect(),
+    }
+}
+
+/// Tell the health checker what to probe for every pool of the tree: pools
+/// that serve get their (enabled) monitor and enabled members; pools being
+/// deleted, under a deleted or disabled listener, or of a disabled load
+/// balancer stop probing.
+pub fn sync_health(health: &HealthChecker, tree: &LoadBalancerTree) {
+    let lb = &tree.load_balancer;
+    for lt in &tree.listeners {
+        let Some(pt) = &lt.pool else { continue };
+        let serving = lb.enabled
+            && lt.listener.enabled
+            && live(lt.listener.provisioning_status)
+            && pt.pool.enabled
+            && live(pt.pool.provisioning_status);
+        if !serving {
+            health.remove_pool(pt.pool.id);
+            continue;
+        }
+        let monitor = pt
+            .monitor
+            .as_ref()
+            .filter(|m| m.enabled && live(m.provisioning_status))
+            .map(|m| MonitorSettings {
+                kind: m.kind,
+                delay_secs: m.delay,
+                timeout_secs: m.timeout,
+                fall_threshold: m.fall_threshold,
+                rise_threshold: m.rise_threshold,
+                http_method: m.http_method,
+                url_path: m.url_path.clone(),
+                expected_codes: m.expected_codes.clone(),
+            });
+        health.apply_pool(PoolMonitorSpec {
+            pool_id: pt.pool.id,
+            load_balancer_id: lb.id,
+            monitor,
+            members: pt
+                .members
+                .iter()
+                .filter(|m| m.enabled && live(m.provisioning_status))
+                .map(|m| {
+                    (
+                        m.id,
+                        std::net::SocketAddr::new(m.ip_address, m.protocol_port),
+                    )
+                })
+                .collect(),
+        });
     }
 }

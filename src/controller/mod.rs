@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::dataplane::{DataPlane, DataPlaneError};
+use crate::health::HealthChecker;
 use crate::model::{ListenerId, LoadBalancerId, MemberId, OperatingStatus, ProvisioningStatus};
 use crate::network::{NetworkDriver, NetworkError};
 use crate::store::jobs::{self, Job};
@@ -47,18 +48,20 @@ pub struct Controller {
     dataplane: Arc<DataPlane>,
     kick: Kick,
     metrics: Arc<crate::metrics::Metrics>,
+    health: Arc<HealthChecker>,
     /// Load balancers with a job in flight in this process.
     running: Mutex<HashSet<LoadBalancerId>>,
 }
 
-/// Roll-up inputs read from the running data plane.
+/// Roll-up inputs read from the running data plane and health checker.
 struct LiveInputs<'a> {
     dataplane: &'a DataPlane,
+    health: &'a HealthChecker,
 }
 
 impl StatusInputs for LiveInputs<'_> {
-    fn probed(&self, _member: MemberId) -> Option<OperatingStatus> {
-        None
+    fn probed(&self, member: MemberId) -> Option<OperatingStatus> {
+        self.health.member_status(member)
     }
     fn at_connection_limit(&self, listener: ListenerId) -> bool {
         self.dataplane.at_connection_limit(listener)
@@ -72,6 +75,7 @@ impl Controller {
         dataplane: Arc<DataPlane>,
         kick: Kick,
         metrics: Arc<crate::metrics::Metrics>,
+        health: Arc<HealthChecker>,
     ) -> Self {
         Self {
             store,
@@ -79,6 +83,7 @@ impl Controller {
             dataplane,
             kick,
             metrics,
+            health,
             running: Mutex::new(HashSet::new()),
         }
     }
@@ -244,6 +249,9 @@ impl Controller {
         self.network
             .plug_vip(lb.vip.network_id, lb.vip.ip_address)
             .await?;
+        // Health first, so a new monitored member is out of rotation before
+        // the data plane can send it anything.
+        flows::sync_health(&self.health, &tree);
         if lb.enabled {
             self.dataplane.apply(flows::build_spec(&tree)).await?;
         } else {
@@ -258,6 +266,7 @@ impl Controller {
     async fn finalize(&self, tree: LoadBalancerTree) -> Result<(), StoreError> {
         let id = tree.load_balancer.id;
         let dataplane = Arc::clone(&self.dataplane);
+        let health = Arc::clone(&self.health);
         self.store
             .write(move |tx| {
                 set_pending_children(tx, id, ProvisioningStatus::Active, true)?;
@@ -265,6 +274,7 @@ impl Controller {
                 let fresh = tree::load(tx, id)?.expect("load balancer exists inside its own job");
                 let inputs = LiveInputs {
                     dataplane: &dataplane,
+                    health: &health,
                 };
                 status::write_rollup(tx, &fresh, &inputs)?;
                 Ok(())
@@ -274,6 +284,9 @@ impl Controller {
 
     async fn delete(&self, tree: &LoadBalancerTree) -> Result<(), ControllerError> {
         let lb = &tree.load_balancer;
+        for pool in tree.listeners.iter().filter_map(|lt| lt.pool.as_ref()) {
+            self.health.remove_pool(pool.pool.id);
+        }
         self.dataplane.remove(lb.id).await?;
         self.network
             .unplug_vip(lb.vip.network_id, lb.vip.ip_address)
@@ -296,15 +309,16 @@ impl Controller {
     /// Recompute the operating statuses of one load balancer.
     pub async fn refresh_status(&self, id: LoadBalancerId) -> Result<usize, StoreError> {
         let dataplane = Arc::clone(&self.dataplane);
+        let health = Arc::clone(&self.health);
         self.store
             .write(move |tx| match tree::load(tx, id)? {
-                Some(t) => status::write_rollup(
-                    tx,
-                    &t,
-                    &LiveInputs {
+                Some(t) => {
+                    let inputs = LiveInputs {
                         dataplane: &dataplane,
-                    },
-                ),
+                        health: &health,
+                    };
+                    status::write_rollup(tx, &t, &inputs)
+                }
                 None => Ok(0),
             })
             .await

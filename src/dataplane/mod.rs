@@ -49,6 +49,7 @@ pub use member_state::{MemberState, MemberStates};
 use persistence::StickTable;
 pub use spec::*;
 use stats::ListenerCounters;
+pub use tls::member_connector as member_tls_connector;
 
 /// Why applying a spec failed.
 #[derive(Debug, thiserror::Error)]

@@ -43,6 +43,8 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     events: mpsc::UnboundedSender<MemberStatusChange>,
     prober: Arc<Prober>,
+    /// Told the type and result of every probe (metrics); set once.
+    observer: Arc<std::sync::OnceLock<ProbeObserver>>,
     registry: Mutex<Registry>,
 }
 
@@ -68,6 +70,9 @@ impl Drop for Inner {
     }
 }
 
+/// Receives (probe type, result) after each probe.
+pub type ProbeObserver = Box<dyn Fn(&str, &str) + Send + Sync>;
+
 impl HealthChecker {
     /// A checker probing nothing; spawns nothing until a monitored pool is
     /// applied. Must be called inside a tokio runtime (its tasks run there).
@@ -83,6 +88,7 @@ impl HealthChecker {
             runtime: tokio::runtime::Handle::current(),
             events,
             prober: Arc::new(Prober::new()),
+            observer: Arc::new(std::sync::OnceLock::new()),
             registry: Mutex::new(Registry::default()),
         };
         (
@@ -91,6 +97,14 @@ impl HealthChecker {
             },
             receiver,
         )
+    }
+
+    /// Have `observe(type, result)` called after every probe, with result
+    /// `success`, `failure` or `error` (the probe cannot run). Set once;
+    /// later calls are ignored.
+    pub fn observe_probes(&self, observe: ProbeObserver) {
+        // A second observer is ignored by contract.
+        let _ = self.inner.observer.set(observe);
     }
 
     /// Start, update or stop probing one pool; idempotent. Members that stay
@@ -194,9 +208,22 @@ impl HealthChecker {
                     });
                     monitored.insert(id, watched.clone());
                     let prober = inner.prober.clone();
+                    let observer = inner.observer.clone();
                     let probe = move |settings: Arc<MonitorSettings>, address| {
                         let prober = prober.clone();
-                        async move { prober.probe(&settings, address).await }
+                        let observer = observer.clone();
+                        async move {
+                            let result = prober.probe(&settings, address).await;
+                            if let Some(observe) = observer.get() {
+                                let outcome = match &result {
+                                    Ok(()) => "success",
+                                    Err(ProbeError::IcmpUnavailable { .. }) => "error",
+                                    Err(_) => "failure",
+                                };
+                                observe(settings.kind.as_str(), outcome);
+                            }
+                            result
+                        }
                     };
                     let span = tracing::info_span!("member_health", member_id = %id, %address);
                     let settings = sender.subscribe();

@@ -186,3 +186,17 @@ pub fn delete(conn: &Connection, id: ListenerId) -> Result<()> {
     conn.execute("DELETE FROM listeners WHERE id = ?1", [id.to_string()])?;
     Ok(())
 }
+
+/// Load balancers (not deleted) with at least one listener that has a
+/// connection_limit.
+pub fn limited_load_balancers(conn: &Connection) -> Result<Vec<LoadBalancerId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT l.load_balancer_id FROM listeners l \
+         JOIN load_balancers b ON b.id = l.load_balancer_id \
+         WHERE l.connection_limit IS NOT NULL AND b.provisioning_status != 'DELETED'",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        crate::store::parse_col::<LoadBalancerId>("listeners", &r.get::<_, String>(0)?)
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
