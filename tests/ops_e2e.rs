@@ -583,7 +583,6 @@ fn metrics_follow_traffic_equal_the_stats_api_and_do_not_go_backwards_across_a_r
 }
 
 #[test]
-#[ignore = "the health checker is not wired into app.rs on main 37a6913 (no probes run); unignore once it is"]
 fn metrics_count_health_probes_by_type_and_result_and_member_up_follows_them() {
     let b = Ballast::start();
     let up = http_member("up");
