@@ -146,8 +146,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
         let dataplane = Arc::clone(&dataplane);
         let config = config.clone();
         tasks.spawn(async move {
-            if let Err(e) = controller.reconcile().await {
-                error!(error = %e, "start-up reconcile failed");
+            // Ready means reconciled: a failed reconcile (e.g. the store
+            // busy) is retried, never skipped.
+            while let Err(e) = controller.reconcile().await {
+                error!(error = %e, "start-up reconcile failed; retrying in 1 s");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.cancelled() => return,
+                }
             }
             ready.store(true, Ordering::Release);
             info!("ready");
