@@ -18,10 +18,12 @@ use crate::api::{self, ApiState};
 use crate::config::{Config, NetworkDriverKind};
 use crate::controller::Controller;
 use crate::dataplane::{DataPlane, DataPlaneConfig, MemberStates};
+use crate::metrics::Metrics;
 use crate::network::local::LocalDriver;
 use crate::network::noop::NoopDriver;
 use crate::network::{Network, NetworkDriver};
 use crate::store::{self, Store};
+use crate::systemd;
 
 /// Build the runtime and run Ballast until SIGTERM/SIGINT.
 pub fn serve(config: Config) -> anyhow::Result<()> {
@@ -64,15 +66,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
             member_connect_timeout: Duration::from_millis(
                 config.dataplane.member_connect_timeout_ms,
             ),
+            ..DataPlaneConfig::default()
         },
         Arc::clone(&members),
     ));
     let kick = Arc::new(Notify::new());
+    let metrics = Arc::new(Metrics::new());
     let controller = Arc::new(Controller::new(
         store.clone(),
         Arc::clone(&network),
         Arc::clone(&dataplane),
         Arc::clone(&kick),
+        Arc::clone(&metrics),
     ));
     let ready = Arc::new(AtomicBool::new(false));
     let shutdown = CancellationToken::new();
@@ -82,9 +87,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         dataplane: Arc::clone(&dataplane),
         kick,
         ready: Arc::clone(&ready),
+        metrics,
     };
 
     let rocket = api::build(rocket_figment(&config), state)
+        .mount("/", crate::ui::routes())
         .attach(AdHoc::on_liftoff("announce", |rocket| {
             Box::pin(async move {
                 let config = rocket.config();
@@ -101,8 +108,22 @@ async fn run(config: Config) -> anyhow::Result<()> {
     {
         let shutdown = shutdown.clone();
         tasks.spawn(async move {
-            rocket_shutdown.await;
+            tokio::select! {
+                _ = rocket_shutdown => {}
+                _ = shutdown.cancelled() => {}
+            }
+            if let Err(error) = systemd::notify_stopping() {
+                warn!(%error, "sd_notify STOPPING=1 failed");
+            }
             shutdown.cancel();
+        });
+    }
+    // Pings come from a runtime task, so a wedged runtime stops them and
+    // systemd restarts the service.
+    if let Some(watchdog) = systemd::spawn_watchdog(shutdown.clone()) {
+        tasks.spawn(async move {
+            // A JoinError only means the pinger panicked; nothing to undo.
+            let _ = watchdog.await;
         });
     }
     // Start-up reconcile runs while the API already answers /healthz and
@@ -120,6 +141,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
             }
             ready.store(true, Ordering::Release);
             info!("ready");
+            if let Err(error) = systemd::notify_ready() {
+                warn!(%error, "sd_notify READY=1 failed");
+            }
             let mut background = JoinSet::new();
             background.spawn(Arc::clone(&controller).run(shutdown.clone()));
             background.spawn(persist_stats_loop(

@@ -14,10 +14,15 @@
 
 pub mod api;
 pub mod app;
+pub mod backup;
+pub mod check;
 pub mod config;
 pub mod controller;
 pub mod dataplane;
 pub mod health;
+pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod store;
+pub mod systemd;
+pub mod ui;

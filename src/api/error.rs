@@ -77,7 +77,17 @@ pub fn fault(status: Status, message: &str) -> (Status, (ContentType, String)) {
 
 impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        Response::build_from(fault(self.status, &self.message).respond_to(req)?).ok()
+        let message = if self.status.code >= 500 {
+            // The cause is in the log under this id; the client gets the id.
+            format!(
+                "{} [request {}]",
+                self.message,
+                super::request_log::request_id(req)
+            )
+        } else {
+            self.message
+        };
+        Response::build_from(fault(self.status, &message).respond_to(req)?).ok()
     }
 }
 

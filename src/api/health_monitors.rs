@@ -2,7 +2,6 @@
 //! reachable as `healthmonitor`, Octavia's own spelling.
 
 use rocket::http::Status;
-use rocket::request::FromParam;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, post, put, routes};
 use serde::Deserialize;
@@ -15,21 +14,16 @@ use crate::model::{HealthMonitorType, HttpMethod, ProvisioningStatus};
 use crate::store::{self, health_monitors::HealthMonitor};
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![show, create, update, remove]
-}
-
-/// The last URL segment: `health_monitor` or `healthmonitor`; anything else
-/// does not match this route.
-pub struct MonitorSegment;
-
-impl<'a> FromParam<'a> for MonitorSegment {
-    type Error = ();
-    fn from_param(param: &'a str) -> Result<Self, ()> {
-        match param {
-            "health_monitor" | "healthmonitor" => Ok(MonitorSegment),
-            _ => Err(()),
-        }
-    }
+    routes![
+        show,
+        create,
+        update,
+        remove,
+        show_alias,
+        create_alias,
+        update_alias,
+        remove_alias
+    ]
 }
 
 #[derive(Deserialize)]
@@ -102,13 +96,12 @@ fn apply(req: MonitorRequest, h: &mut HealthMonitor) -> ApiResult<()> {
     Ok(())
 }
 
-#[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/<_seg>", rank = 5)]
+#[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/health_monitor")]
 async fn show(
     state: &State<ApiState>,
     lb: &str,
     l: &str,
     p: &str,
-    _seg: MonitorSegment,
 ) -> ApiResult<Json<HealthMonitor>> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     state
@@ -122,16 +115,14 @@ async fn show(
 }
 
 #[post(
-    "/loadbalancers/<lb>/listeners/<l>/pools/<p>/<_seg>",
-    data = "<body>",
-    rank = 5
+    "/loadbalancers/<lb>/listeners/<l>/pools/<p>/health_monitor",
+    data = "<body>"
 )]
 async fn create(
     state: &State<ApiState>,
     lb: &str,
     l: &str,
     p: &str,
-    _seg: MonitorSegment,
     body: Body<MonitorRequest>,
 ) -> ApiResult<(Status, Json<HealthMonitor>)> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
@@ -185,16 +176,14 @@ async fn create(
 }
 
 #[put(
-    "/loadbalancers/<lb>/listeners/<l>/pools/<p>/<_seg>",
-    data = "<body>",
-    rank = 5
+    "/loadbalancers/<lb>/listeners/<l>/pools/<p>/health_monitor",
+    data = "<body>"
 )]
 async fn update(
     state: &State<ApiState>,
     lb: &str,
     l: &str,
     p: &str,
-    _seg: MonitorSegment,
     body: Body<MonitorRequest>,
 ) -> ApiResult<(Status, Json<HealthMonitor>)> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
@@ -221,14 +210,8 @@ async fn update(
     Ok((Status::Accepted, Json(h)))
 }
 
-#[delete("/loadbalancers/<lb>/listeners/<l>/pools/<p>/<_seg>", rank = 5)]
-async fn remove(
-    state: &State<ApiState>,
-    lb: &str,
-    l: &str,
-    p: &str,
-    _seg: MonitorSegment,
-) -> ApiResult<Status> {
+#[delete("/loadbalancers/<lb>/listeners/<l>/pools/<p>/health_monitor")]
+async fn remove(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResult<Status> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     state
         .write(move |tx| {
@@ -248,4 +231,52 @@ async fn remove(
         })
         .await?;
     Ok(Status::Accepted)
+}
+
+// `healthmonitor`, Octavia's own spelling, as an alias. Literal routes (not a
+// path parameter that rejects other words) so that any other last segment is
+// an unknown path (404) rather than a failed parameter (422), and so that the
+// 405 check sees exactly the paths that exist.
+
+#[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/healthmonitor")]
+async fn show_alias(
+    state: &State<ApiState>,
+    lb: &str,
+    l: &str,
+    p: &str,
+) -> ApiResult<Json<HealthMonitor>> {
+    show(state, lb, l, p).await
+}
+
+#[post(
+    "/loadbalancers/<lb>/listeners/<l>/pools/<p>/healthmonitor",
+    data = "<body>"
+)]
+async fn create_alias(
+    state: &State<ApiState>,
+    lb: &str,
+    l: &str,
+    p: &str,
+    body: Body<MonitorRequest>,
+) -> ApiResult<(Status, Json<HealthMonitor>)> {
+    create(state, lb, l, p, body).await
+}
+
+#[put(
+    "/loadbalancers/<lb>/listeners/<l>/pools/<p>/healthmonitor",
+    data = "<body>"
+)]
+async fn update_alias(
+    state: &State<ApiState>,
+    lb: &str,
+    l: &str,
+    p: &str,
+    body: Body<MonitorRequest>,
+) -> ApiResult<(Status, Json<HealthMonitor>)> {
+    update(state, lb, l, p, body).await
+}
+
+#[delete("/loadbalancers/<lb>/listeners/<l>/pools/<p>/healthmonitor")]
+async fn remove_alias(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResult<Status> {
+    remove(state, lb, l, p).await
 }

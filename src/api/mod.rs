@@ -2,6 +2,7 @@
 //! write path that commits a change, its load balancer lock and its job in
 //! one transaction before waking the controller.
 
+pub mod certificates;
 pub mod error;
 pub mod guards;
 pub mod health_monitors;
@@ -10,6 +11,7 @@ pub mod load_balancers;
 pub mod members;
 pub mod networks;
 pub mod pools;
+pub mod request_log;
 pub mod system;
 pub mod validate;
 
@@ -36,6 +38,8 @@ pub struct ApiState {
     pub kick: Kick,
     /// Set once the start-up reconcile is done (`/readyz`).
     pub ready: Arc<AtomicBool>,
+    /// Prometheus registry behind `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl ApiState {
@@ -123,12 +127,14 @@ pub fn lock(
 pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build> {
     rocket::custom(figment)
         .manage(state)
+        .attach(request_log::RequestLog)
         .mount("/v1", load_balancers::routes())
         .mount("/v1", listeners::routes())
         .mount("/v1", pools::routes())
         .mount("/v1", members::routes())
         .mount("/v1", health_monitors::routes())
         .mount("/v1", networks::routes())
+        .mount("/v1", certificates::routes())
         .mount("/", system::routes())
         .register(
             "/",

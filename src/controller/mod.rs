@@ -46,6 +46,7 @@ pub struct Controller {
     network: Arc<dyn NetworkDriver>,
     dataplane: Arc<DataPlane>,
     kick: Kick,
+    metrics: Arc<crate::metrics::Metrics>,
     /// Load balancers with a job in flight in this process.
     running: Mutex<HashSet<LoadBalancerId>>,
 }
@@ -70,12 +71,14 @@ impl Controller {
         network: Arc<dyn NetworkDriver>,
         dataplane: Arc<DataPlane>,
         kick: Kick,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             store,
             network,
             dataplane,
             kick,
+            metrics,
             running: Mutex::new(HashSet::new()),
         }
     }
@@ -197,6 +200,8 @@ impl Controller {
                     );
                 }
                 Err(e) => {
+                    self.metrics
+                        .observe_job(&job.kind, "error", started.elapsed());
                     warn!(error = %e, "provisioning failed");
                     if let Err(e2) = self.fail(&job, &e.to_string()).await {
                         error!(error = %e2, "cannot record the failure");

@@ -1,0 +1,402 @@
+//! The HTTP/1.1 reverse proxy: one hyper server connection per client,
+//! requests forwarded over pooled keep-alive member connections with bodies
+//! streamed both ways (never buffered whole).
+//!
+//! Failures are classified by side: no usable member is 503; a member that
+//! refuses the connection is retried on another member (nothing was sent, so
+//! any method is safe to retry), up to three members, then 502; a member that
+//! fails after the request went out is 502 (or a cut response body).
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{
+    CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderName, HeaderValue, SET_COOKIE, TE, TRAILER,
+    UPGRADE,
+};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{HeaderMap, Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::debug;
+
+use super::balance::Tried;
+use super::listener::{ListenerShared, MemberLoad, MemberRuntime};
+use super::member_pool::{MemberPool, Sender};
+use super::persistence::find_cookie;
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Upper bound on connection attempts for one request (stale pooled
+/// connections plus distinct members).
+const MAX_ATTEMPTS: usize = 6;
+
+/// Per client connection state the service reads on each request.
+struct ClientConn {
+    shared: Arc<ListenerShared>,
+    ip: IpAddr,
+    /// The client address as an `X-Forwarded-For` element.
+    ip_value: HeaderValue,
+}
+
+/// Serve HTTP/1.1 on one client connection until it closes, draining
+/// gracefully (finish the request in flight, then close) on shutdown.
+pub(crate) async fn serve<S>(shared: Arc<ListenerShared>, io: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ip = peer.ip().to_canonical();
+    let ip_value = HeaderValue::from_str(&ip.to_string()).expect("an IP address is a valid header");
+    let drain = shared.ctx.drain.clone();
+    let client = Arc::new(ClientConn {
+        shared,
+        ip,
+        ip_value,
+    });
+    let service = service_fn(move |req| {
+        let client = client.clone();
+        async move { Ok::<_, Infallible>(proxy(&client, req).await) }
+    });
+    let conn = http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(error) = r {
+                debug!(%error, "client connection ended with an error");
+            }
+        }
+        _ = drain.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            if let Err(error) = conn.await {
+                debug!(%error, "client connection ended with an error while draining");
+            }
+        }
+    }
+}
+
+async fn proxy(client: &ClientConn, mut req: Request<Incoming>) -> Response<ProxyBody> {
+    // One config load per request: the newest pool serves it, and the Arc
+    // keeps that version alive until the response is built.
+    let cfg = client.shared.config.load_full();
+    let Some(pool) = cfg.pool.as_ref() else {
+        return unavailable();
+    };
+    let upgrade = is_upgrade(req.headers());
+    let cookie_member = pool
+        .cookie_name()
+        .and_then(|name| find_cookie(req.headers(), name))
+        .and_then(|value| pool.member_for_cookie(value));
+    prepare_request(
+        &mut req,
+        client,
+        &cfg.forwarded_proto,
+        &cfg.forwarded_port,
+        upgrade,
+    );
+    let mut client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+
+    let mut tried = Tried::default();
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(choice) = pool.choose(client.ip, cookie_member, &client.shared.stick, &tried)
+        else {
+            return if tried.is_empty() {
+                unavailable()
+            } else {
+                bad_gateway()
+            };
+        };
+        let member = &pool.members[choice.index];
+        let pooled = if upgrade {
+            None
+        } else {
+            member.conns.checkout().await
+        };
+        let reused = pooled.is_some();
+        let mut sender = match pooled {
+            Some(s) => s,
+            None => match member.conns.connect().await {
+                Ok(s) => s,
+                Err(error) => {
+                    member.state.report_connect_failure();
+                    debug!(member_id = %member.id, %error, "member connect failed");
+                    tried.push(choice.index);
+                    if tried.is_full() {
+                        return bad_gateway();
+                    }
+                    continue;
+                }
+            },
+        };
+        let load = MemberLoad::new(&member.state);
+        match sender.try_send_request(req).await {
+            Ok(resp) => {
+                return respond(
+                    resp,
+                    sender,
+                    member,
+                    load,
+                    choice.set_cookie,
+                    client_upgrade.take(),
+                    &client.shared,
+                );
+            }
+            Err(mut e) => match e.take_message() {
+                Some(back) => {
+                    // The connection closed before the request went out
+                    // (a kept-alive connection the member timed out): send it
+                    // again on a fresh connection.
+                    debug!(member_id = %member.id, error = %e.error(), reused, "request not sent; retrying");
+                    req = back;
+                    if !reused {
+                        tried.push(choice.index);
+                        if tried.is_full() {
+                            return bad_gateway();
+                        }
+                    }
+                }
+                None => {
+                    debug!(member_id = %member.id, error = %e.error(), "member failed the request");
+                    return bad_gateway();
+                }
+            },
+        }
+    }
+    bad_gateway()
+}
+
+fn respond(
+    mut resp: Response<Incoming>,
+    sender: Sender,
+    member: &MemberRuntime,
+    load: MemberLoad,
+    set_cookie: bool,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    shared: &Arc<ListenerShared>,
+) -> Response<ProxyBody> {
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let member_upgrade = hyper::upgrade::on(&mut resp);
+            let tracked = shared.ctx.tracker.track();
+            let hard = shared.ctx.hard.clone();
+            tokio::spawn(async move {
+                let _held = (tracked, load, sender);
+                let (Ok(m), Ok(c)) = (member_upgrade.await, client_upgrade.await) else {
+                    debug!("upgrade did not complete");
+                    return;
+                };
+                let (mut m, mut c) = (TokioIo::new(m), TokioIo::new(c));
+                tokio::select! {
+                    r = tokio::io::copy_bidirectional(&mut c, &mut m) => {
+                        if let Err(error) = r {
+                            debug!(%error, "upgraded connection ended with an error");
+                        }
+                    }
+                    _ = hard.cancelled() => {}
+                }
+            });
+        }
+        return resp.map(|_| ProxyBody::Static(None));
+    }
+    strip_hop_by_hop(resp.headers_mut());
+    if set_cookie && let Some(v) = &member.set_cookie {
+        resp.headers_mut().append(SET_COOKIE, v.clone());
+    }
+    let pool = member.conns.clone();
+    resp.map(|inner| {
+        ProxyBody::Member(MemberBody {
+            inner,
+            ended: false,
+            sender: Some(sender),
+            pool,
+            _load: load,
+        })
+    })
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(UPGRADE)
+        && headers
+            .get_all(CONNECTION)
+            .iter()
+            .any(|v| has_token(v.as_bytes(), b"upgrade"))
+}
+
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+}
+
+/// Remove hop-by-hop headers, including those the `Connection` header names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+        headers.remove(CONNECTION);
+    }
+    headers.remove(KEEP_ALIVE);
+    headers.remove(PROXY_CONNECTION);
+    headers.remove(TE);
+    headers.remove(TRAILER);
+}
+
+fn prepare_request(
+    req: &mut Request<Incoming>,
+    client: &ClientConn,
+    proto: &HeaderValue,
+    port: &HeaderValue,
+    upgrade: bool,
+) {
+    // Members always get HTTP/1.1 so their connections stay reusable.
+    *req.version_mut() = Version::HTTP_11;
+    let headers = req.headers_mut();
+    if upgrade {
+        // Keep Connection/Upgrade: the member must see the upgrade request.
+        headers.remove(KEEP_ALIVE);
+        headers.remove(PROXY_CONNECTION);
+    } else {
+        strip_hop_by_hop(headers);
+    }
+    let xff = if headers.contains_key(X_FORWARDED_FOR) {
+        let mut joined = BytesMut::new();
+        for v in headers.get_all(X_FORWARDED_FOR) {
+            if !joined.is_empty() {
+                joined.put_slice(b", ");
+            }
+            joined.put_slice(v.as_bytes());
+        }
+        joined.put_slice(b", ");
+        joined.put_slice(client.ip_value.as_bytes());
+        HeaderValue::from_maybe_shared(joined.freeze()).unwrap_or_else(|_| client.ip_value.clone())
+    } else {
+        client.ip_value.clone()
+    };
+    headers.insert(X_FORWARDED_FOR, xff);
+    headers.insert(X_FORWARDED_PROTO, proto.clone());
+    headers.insert(X_FORWARDED_PORT, port.clone());
+}
+
+fn unavailable() -> Response<ProxyBody> {
+    static_response(StatusCode::SERVICE_UNAVAILABLE, "no member is available\n")
+}
+
+fn bad_gateway() -> Response<ProxyBody> {
+    static_response(StatusCode::BAD_GATEWAY, "the member failed\n")
+}
+
+fn static_response(status: StatusCode, body: &'static str) -> Response<ProxyBody> {
+    let mut resp = Response::new(ProxyBody::Static(Some(Bytes::from_static(body.as_bytes()))));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// A response body: streamed from a member, or a short one of our own.
+pub(crate) enum ProxyBody {
+    Member(MemberBody),
+    Static(Option<Bytes>),
+}
+
+/// A member's response body; on drop after its end, the member connection
+/// goes back to the pool (otherwise it is closed with the body).
+pub(crate) struct MemberBody {
+    inner: Incoming,
+    ended: bool,
+    sender: Option<Sender>,
+    pool: Arc<MemberPool>,
+    _load: MemberLoad,
+}
+
+impl Drop for MemberBody {
+    fn drop(&mut self) {
+        if (self.ended || self.inner.is_end_stream())
+            && let Some(sender) = self.sender.take()
+        {
+            self.pool.checkin(sender);
+        }
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ProxyBody::Member(body) => {
+                let poll = Pin::new(&mut body.inner).poll_frame(cx);
+                if let Poll::Ready(None) = poll {
+                    body.ended = true;
+                }
+                poll
+            }
+            ProxyBody::Static(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Member(body) => body.ended || body.inner.is_end_stream(),
+            ProxyBody::Static(data) => data.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Member(body) => body.inner.size_hint(),
+            ProxyBody::Static(data) => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_named_headers_are_stripped() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, X-Secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        h.insert(KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn upgrade_needs_both_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        assert!(!is_upgrade(&h));
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        assert!(is_upgrade(&h));
+    }
+}

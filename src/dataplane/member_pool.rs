@@ -1,0 +1,132 @@
+//! Keep-alive HTTP/1.1 connections to one member, reused across requests and
+//! across spec applies (the data plane keys pools by member address and TLS).
+//!
+//! A connection goes back to the idle list only after its response body was
+//! read to the end (see `http::MemberBody`); a checkout skips closed ones.
+//! The idle list is a short `Mutex<Vec<_>>` section: one push or pop.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tracing::debug;
+
+use super::tls::member_server_name;
+
+/// Idle connections kept per member beyond which returned ones are closed.
+const MAX_IDLE: usize = 1024;
+
+/// How long a checkout waits for a just-returned connection to become ready.
+const READY_GRACE: Duration = Duration::from_millis(20);
+
+/// A request sender on a member connection.
+pub type Sender = SendRequest<Incoming>;
+
+/// The keep-alive connections of one member (by address and TLS).
+pub struct MemberPool {
+    address: SocketAddr,
+    tls: Option<TlsConnector>,
+    connect_timeout: Duration,
+    idle: Mutex<Vec<Sender>>,
+}
+
+impl MemberPool {
+    /// An empty pool for `address`; `tls` re-encrypts towards the member.
+    pub fn new(address: SocketAddr, tls: Option<TlsConnector>, connect_timeout: Duration) -> Self {
+        Self {
+            address,
+            tls,
+            connect_timeout,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A ready idle connection, if any.
+    pub async fn checkout(&self) -> Option<Sender> {
+        loop {
+            let sender = self.idle.lock().ok()?.pop()?;
+            if sender.is_closed() {
+                continue;
+            }
+            if sender.is_ready() {
+                return Some(sender);
+            }
+            // The previous response just ended; the connection task may not
+            // have run since. Waiting for it is far cheaper than a new
+            // connection (dropping busy ones churned connections under high
+            // concurrency); one still busy after the grace period (its request
+            // body still streaming) is dropped.
+            let mut sender = sender;
+            if let Ok(Ok(())) = tokio::time::timeout(READY_GRACE, sender.ready()).await {
+                return Some(sender);
+            }
+        }
+    }
+
+    /// Return a connection whose exchange completed.
+    pub fn checkin(&self, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE
+        {
+            idle.push(sender);
+        }
+    }
+
+    /// Open a new connection (TCP connect bounded by the connect timeout, then
+    /// TLS when re-encrypting). Upgrades are enabled so the same path serves
+    /// WebSocket requests.
+    pub async fn connect(&self) -> io::Result<Sender> {
+        let tcp = connect_tcp(self.address, self.connect_timeout).await?;
+        match &self.tls {
+            None => handshake(tcp).await,
+            Some(connector) => {
+                let name = member_server_name(self.address.ip());
+                let tls = tokio::time::timeout(self.connect_timeout, connector.connect(name, tcp))
+                    .await
+                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake"))??;
+                handshake(tls).await
+            }
+        }
+    }
+
+    /// Drop every idle connection (member removed or data plane stopping).
+    pub fn clear(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+async fn handshake<S>(stream: S) -> io::Result<Sender>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::Builder::new()
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(io::Error::other)?;
+    tokio::spawn(async move {
+        if let Err(error) = conn.with_upgrades().await {
+            debug!(%error, "member connection ended");
+        }
+    });
+    Ok(sender)
+}
+
+/// Connect to a member with a timeout and TCP_NODELAY.
+pub async fn connect_tcp(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
