@@ -249,6 +249,12 @@ fn a_restart_reapplies_active_load_balancers_and_keeps_them_active() {
     assert_eq!(s, 202, "{l}");
     let lid = l["id"].as_str().expect("listener id").to_string();
     b.wait_lb_active(&id);
+    let vip = lb["vip"]["ip_address"].as_str().expect("vip");
+    let (s, _) = common::http("GET", &format!("http://{vip}:8080/"), None);
+    assert_eq!(
+        s, 503,
+        "the listener on {vip}:8080 answers before the restart"
+    );
     let status = b.terminate().expect("was running");
     assert!(status.success(), "SIGTERM exit: {status}");
 
@@ -260,6 +266,14 @@ fn a_restart_reapplies_active_load_balancers_and_keeps_them_active() {
     let (s, l) = b.get(&format!("/v1/loadbalancers/{id}/listeners/{lid}"));
     assert_eq!(s, 200, "{l}");
     assert_eq!(l["provisioning_status"], "ACTIVE", "{l}");
+    // Re-applied to the data plane: the listener serves again (no pool, so
+    // the proxy itself answers 503).
+    let vip = after["vip"]["ip_address"].as_str().expect("vip");
+    let (s, _) = common::http("GET", &format!("http://{vip}:8080/"), None);
+    assert_eq!(
+        s, 503,
+        "the listener on {vip}:8080 answers after the restart"
+    );
     let log = b.log.lock().expect("log").join("\n");
     assert!(
         log.contains("restored=1"),
