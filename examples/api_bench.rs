@@ -6,7 +6,7 @@
 //! - GET throughput on one load balancer with K keep-alive connections.
 //!
 //! Usage: `api_bench --url http://127.0.0.1:PORT [--count 1000]
-//! [--clients 16] [--connections 50] [--seconds 10]`, or
+//! [--clients 16] [--connections 50] [--seconds 10] [--poll-ms 0]`, or
 //! `api_bench --url URL --probe-ready` to test `/readyz` once.
 
 use std::sync::Arc;
@@ -22,6 +22,8 @@ struct Args {
     clients: usize,
     connections: usize,
     seconds: u64,
+    /// Pause between status polls (0 = poll without pause).
+    poll_ms: u64,
     /// Only check `/readyz` and exit 0 when it answers 200.
     probe_ready: bool,
 }
@@ -33,6 +35,7 @@ fn parse_args() -> Result<Args> {
         clients: 16,
         connections: 50,
         seconds: 10,
+        poll_ms: 0,
         probe_ready: false,
     };
     let mut it = std::env::args().skip(1);
@@ -48,6 +51,7 @@ fn parse_args() -> Result<Args> {
             "--clients" => args.clients = value.parse()?,
             "--connections" => args.connections = value.parse()?,
             "--seconds" => args.seconds = value.parse()?,
+            "--poll-ms" => args.poll_ms = value.parse()?,
             _ => bail!("unknown flag {flag}"),
         }
     }
@@ -68,7 +72,12 @@ struct Sample {
 }
 
 /// Create one load balancer and poll it until ACTIVE.
-async fn create_one(client: &reqwest::Client, url: &str, network_id: &str) -> Result<Sample> {
+async fn create_one(
+    client: &reqwest::Client,
+    url: &str,
+    network_id: &str,
+    poll: Duration,
+) -> Result<Sample> {
     let start = Instant::now();
     let resp = client
         .post(format!("{url}/v1/loadbalancers"))
@@ -94,6 +103,9 @@ async fn create_one(client: &reqwest::Client, url: &str, network_id: &str) -> Re
         }
         if start.elapsed() > Duration::from_secs(30) {
             bail!("load balancer {id} not ACTIVE after 30 s");
+        }
+        if !poll.is_zero() {
+            tokio::time::sleep(poll).await;
         }
     }
     Ok(Sample {
@@ -180,18 +192,19 @@ async fn main() -> Result<()> {
         .await?
         .json()
         .await?;
+    let poll = Duration::from_millis(args.poll_ms);
     let network_id = nets[0]["id"].as_str().context("no network")?.to_string();
 
     // Warm-up: connections, SQLite pages, allocator.
     for _ in 0..20 {
-        create_one(&client, &args.url, &network_id).await?;
+        create_one(&client, &args.url, &network_id, poll).await?;
     }
 
     let mut rows = Vec::new();
     let start = Instant::now();
     let mut samples = Vec::with_capacity(args.count);
     for _ in 0..args.count {
-        samples.push(create_one(&client, &args.url, &network_id).await?);
+        samples.push(create_one(&client, &args.url, &network_id, poll).await?);
     }
     rows.push(Row {
         name: "sequential (1 client)".into(),
@@ -213,7 +226,7 @@ async fn main() -> Result<()> {
         tasks.spawn(async move {
             let mut mine = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < count {
-                mine.push(create_one(&client, &url, &net).await?);
+                mine.push(create_one(&client, &url, &net, poll).await?);
             }
             anyhow::Ok(mine)
         });
@@ -228,10 +241,15 @@ async fn main() -> Result<()> {
         wall: start.elapsed(),
     });
     println!();
+    if poll.is_zero() {
+        println!("(status polled without pause)");
+    } else {
+        println!("(status polled every {} ms)", args.poll_ms);
+    }
     print_rows(&rows);
 
     // GET throughput on one resource.
-    let target = create_one(&client, &args.url, &network_id).await;
+    let target = create_one(&client, &args.url, &network_id, poll).await;
     target?;
     let lbs: Value = client
         .get(format!("{}/v1/loadbalancers", args.url))

@@ -110,7 +110,7 @@ impl Controller {
                     error!(lb_id = %id, error = %e, "cannot restore load balancer");
                     let msg = e.to_string();
                     self.store
-                        .write(move |tx| {
+                        .write_relaxed(move |tx| {
                             store::load_balancers::set_status(
                                 tx,
                                 id,
@@ -179,7 +179,11 @@ impl Controller {
             info_span!("job", job_id = job.id, kind = %job.kind, lb_id = %job.load_balancer_id);
         async {
             let id = job.id;
-            match self.store.write(move |tx| jobs::claim(tx, id)).await {
+            match self
+                .store
+                .write_relaxed(move |tx| jobs::claim(tx, id))
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
@@ -191,7 +195,11 @@ impl Controller {
             match self.converge(job.load_balancer_id).await {
                 Ok(()) => {
                     let id = job.id;
-                    if let Err(e) = self.store.write(move |tx| jobs::finish(tx, id)).await {
+                    if let Err(e) = self
+                        .store
+                        .write_relaxed(move |tx| jobs::finish(tx, id))
+                        .await
+                    {
                         error!(error = %e, "cannot close job");
                     }
                     info!(
@@ -218,7 +226,7 @@ impl Controller {
     async fn fail(&self, job: &Job, cause: &str) -> Result<(), StoreError> {
         let (lb, id, cause) = (job.load_balancer_id, job.id, cause.to_string());
         self.store
-            .write(move |tx| {
+            .write_relaxed(move |tx| {
                 set_pending_children(tx, lb, ProvisioningStatus::Error, false)?;
                 store::load_balancers::set_status(tx, lb, ProvisioningStatus::Error, Some(&cause))?;
                 jobs::fail(tx, id, &cause)
@@ -257,7 +265,7 @@ impl Controller {
         let id = tree.load_balancer.id;
         let dataplane = Arc::clone(&self.dataplane);
         self.store
-            .write(move |tx| {
+            .write_relaxed(move |tx| {
                 set_pending_children(tx, id, ProvisioningStatus::Active, true)?;
                 store::load_balancers::set_status(tx, id, ProvisioningStatus::Active, None)?;
                 let fresh = tree::load(tx, id)?.expect("load balancer exists inside its own job");
@@ -278,7 +286,7 @@ impl Controller {
             .await?;
         let id = lb.id;
         self.store
-            .write(move |tx| {
+            .write_relaxed(move |tx| {
                 tx.execute(
                     "DELETE FROM listeners WHERE load_balancer_id = ?1",
                     [id.to_string()],
@@ -295,7 +303,7 @@ impl Controller {
     pub async fn refresh_status(&self, id: LoadBalancerId) -> Result<usize, StoreError> {
         let dataplane = Arc::clone(&self.dataplane);
         self.store
-            .write(move |tx| match tree::load(tx, id)? {
+            .write_relaxed(move |tx| match tree::load(tx, id)? {
                 Some(t) => status::write_rollup(
                     tx,
                     &t,
