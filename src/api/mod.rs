@@ -53,7 +53,7 @@ impl ApiState {
         self.check_ready()?;
         let out = self
             .store
-            .run(move |conn| {
+            .run_write(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 match f(&tx) {
                     Ok(v) => {

@@ -359,3 +359,85 @@ impl Ballast {
         self.dir.join("ballast.toml")
     }
 }
+
+// ---- Helpers added for the crash, restart and interface-mode tests ----
+
+/// Like [`http`], but a refused connection, a reset or a missing status line
+/// is an `Err` instead of a panic: for requests that may race a crash.
+pub fn try_http(method: &str, url: &str, body: Option<String>) -> Result<(u16, Value), String> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").ok_or("not an http url")?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let addr: SocketAddr = host.parse().map_err(|e| format!("{host}: {e}"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let body = body.unwrap_or_default();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if !body.is_empty() || matches!(method, "POST" | "PUT") {
+        req.push_str("Content-Type: application/json\r\n");
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    stream
+        .write_all(req.as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
+    let mut buf = Vec::new();
+    stream
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("incomplete answer {text:?}"))?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no HTTP status in {text:?}"))?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    let value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&body).unwrap_or(Value::String(body))
+    };
+    Ok((status, value))
+}
+
+/// Every object of the instance that is PENDING_* (load balancers and their
+/// listeners), as `kind id status` lines; empty when everything settled.
+pub fn pending_objects(b: &Ballast) -> Vec<String> {
+    let mut out = Vec::new();
+    let (s, lbs) = b.get("/v1/loadbalancers");
+    assert_eq!(s, 200, "{lbs}");
+    for lb in lbs.as_array().expect("list of load balancers") {
+        let id = lb["id"].as_str().expect("load balancer id");
+        let status = lb["provisioning_status"].as_str().unwrap_or("");
+        if status.starts_with("PENDING_") {
+            out.push(format!("load balancer {id} {status}"));
+        }
+        if status == "DELETED" {
+            continue;
+        }
+        let (s, listeners) = b.get(&format!("/v1/loadbalancers/{id}/listeners"));
+        assert_eq!(s, 200, "{listeners}");
+        for l in listeners.as_array().expect("list of listeners") {
+            let status = l["provisioning_status"].as_str().unwrap_or("");
+            if status.starts_with("PENDING_") {
+                out.push(format!("listener {} {status}", l["id"]));
+            }
+        }
+    }
+    out
+}
