@@ -357,8 +357,13 @@ async fn a_dead_member_is_skipped_by_retrying_the_connect_elsewhere() {
         dp.member_states().get(dead.id).take_connect_failures() > 0
     })
     .await;
-    // Every member dead: 502.
+    // Every member dead: 502. The kill is asynchronous: wait until the
+    // member refuses connections before asking.
     alive.kill();
+    wait_until("alive refuses connections", || {
+        std::net::TcpStream::connect(alive.address).is_err()
+    })
+    .await;
     let (status, _, _) = get(&c, &format!("http://{ip}:{hp}/")).await;
     assert_eq!(status, 502);
 }

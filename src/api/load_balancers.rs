@@ -100,7 +100,7 @@ fn validate_vip(vip: Option<VipRequest>) -> ApiResult<VipChoice> {
 
 /// Reserve the VIP in the request's transaction: adopt a free port, or
 /// create one on the network with the requested or next free address.
-fn reserve_vip(tx: &rusqlite::Transaction<'_>, state: &ApiState, vip: VipChoice) -> ApiResult<Vip> {
+fn reserve_vip(tx: &rusqlite::Connection, state: &ApiState, vip: VipChoice) -> ApiResult<Vip> {
     if let Some(port_id) = vip.port_id {
         let port = ports::get(tx, port_id)?
             .ok_or_else(|| ApiError::field("vip.port_id", format!("port {port_id} not found")))?;

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use rocket::{Build, Request, Rocket, catchers};
-use rusqlite::{Transaction, TransactionBehavior};
 
 use crate::controller::Kick;
 use crate::dataplane::DataPlane;
@@ -48,23 +47,10 @@ impl ApiState {
     pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> ApiResult<T> + Send + 'static,
     {
         self.check_ready()?;
-        let out = self
-            .store
-            .run_write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                match f(&tx) {
-                    Ok(v) => {
-                        tx.commit()?;
-                        Ok(Ok(v))
-                    }
-                    // Dropping the transaction rolls it back.
-                    Err(e) => Ok(Err(e)),
-                }
-            })
-            .await??;
+        let out = self.store.write_with(f).await?;
         self.kick.notify_one();
         Ok(out)
     }
@@ -102,7 +88,7 @@ pub fn load_balancer(conn: &rusqlite::Connection, id: LoadBalancerId) -> ApiResu
 /// balancer accepts one; it moves to `to` (PENDING_UPDATE, or PENDING_DELETE
 /// for its own delete) and the job that will release it is queued.
 pub fn lock(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     lb: &LoadBalancer,
     to: ProvisioningStatus,
     kind: &str,

@@ -115,7 +115,7 @@ impl Controller {
                     error!(lb_id = %id, error = %e, "cannot restore load balancer");
                     let msg = e.to_string();
                     self.store
-                        .write_relaxed(move |tx| {
+                        .write(move |tx| {
                             store::load_balancers::set_status(
                                 tx,
                                 id,
@@ -184,11 +184,7 @@ impl Controller {
             info_span!("job", job_id = job.id, kind = %job.kind, lb_id = %job.load_balancer_id);
         async {
             let id = job.id;
-            match self
-                .store
-                .write_relaxed(move |tx| jobs::claim(tx, id))
-                .await
-            {
+            match self.store.write(move |tx| jobs::claim(tx, id)).await {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
@@ -200,11 +196,7 @@ impl Controller {
             match self.converge(job.load_balancer_id).await {
                 Ok(()) => {
                     let id = job.id;
-                    if let Err(e) = self
-                        .store
-                        .write_relaxed(move |tx| jobs::finish(tx, id))
-                        .await
-                    {
+                    if let Err(e) = self.store.write(move |tx| jobs::finish(tx, id)).await {
                         error!(error = %e, "cannot close job");
                     }
                     self.metrics
@@ -233,7 +225,7 @@ impl Controller {
     async fn fail(&self, job: &Job, cause: &str) -> Result<(), StoreError> {
         let (lb, id, cause) = (job.load_balancer_id, job.id, cause.to_string());
         self.store
-            .write_relaxed(move |tx| {
+            .write(move |tx| {
                 set_pending_children(tx, lb, ProvisioningStatus::Error, false)?;
                 store::load_balancers::set_status(tx, lb, ProvisioningStatus::Error, Some(&cause))?;
                 jobs::fail(tx, id, &cause)
@@ -276,7 +268,7 @@ impl Controller {
         let dataplane = Arc::clone(&self.dataplane);
         let health = Arc::clone(&self.health);
         self.store
-            .write_relaxed(move |tx| {
+            .write(move |tx| {
                 set_pending_children(tx, id, ProvisioningStatus::Active, true)?;
                 store::load_balancers::set_status(tx, id, ProvisioningStatus::Active, None)?;
                 let fresh = tree::load(tx, id)?.expect("load balancer exists inside its own job");
@@ -301,7 +293,7 @@ impl Controller {
             .await?;
         let id = lb.id;
         self.store
-            .write_relaxed(move |tx| {
+            .write(move |tx| {
                 tx.execute(
                     "DELETE FROM listeners WHERE load_balancer_id = ?1",
                     [id.to_string()],
@@ -319,7 +311,7 @@ impl Controller {
         let dataplane = Arc::clone(&self.dataplane);
         let health = Arc::clone(&self.health);
         self.store
-            .write_relaxed(move |tx| match tree::load(tx, id)? {
+            .write(move |tx| match tree::load(tx, id)? {
                 Some(t) => {
                     let inputs = LiveInputs {
                         dataplane: &dataplane,

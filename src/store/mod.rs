@@ -16,14 +16,14 @@ pub mod pools;
 pub mod ports;
 pub mod stats;
 pub mod tree;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,11 +74,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: Pool<SqliteConnectionManager>,
     path: PathBuf,
-    /// Serialises this process's write transactions. Without it, writers
-    /// that find SQLite's write lock taken sleep in its busy handler
-    /// (1, 2, 5, 10 … 100 ms steps) instead of queueing, which put
-    /// hundreds of milliseconds into the tail latency of concurrent writes.
-    write_lock: Arc<Mutex<()>>,
+    /// Queue of the one writer thread (see [`writer`]).
+    writer: std::sync::mpsc::Sender<writer::Op>,
 }
 
 /// The SQLite file inside a data directory.
@@ -140,11 +137,10 @@ impl Store {
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(configure);
         let pool = Pool::builder().max_size(16).build(manager)?;
-        Ok(Store {
-            pool,
-            path,
-            write_lock: Arc::new(Mutex::new(())),
-        })
+        let mut writer_conn = Connection::open(&path)?;
+        configure(&mut writer_conn)?;
+        let writer = writer::spawn(writer_conn)?;
+        Ok(Store { pool, path, writer })
     }
 
     /// Path of the database file.
@@ -172,70 +168,71 @@ impl Store {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// Run blocking write work on tokio's blocking pool, holding the
-    /// process's write lock: `f` should open one IMMEDIATE transaction.
-    /// Every writer goes through here (or [`Store::write`]) so writers queue
-    /// in-process instead of in SQLite's sleeping busy handler.
-    pub async fn run_write<T, F>(&self, f: F) -> Result<T>
+    /// Run `f` in the store's write transaction and wait for the commit.
+    /// `f` runs on the one writer thread inside its own savepoint: an `Err`
+    /// rolls back exactly what `f` did and nothing else. Writes queued
+    /// together share one commit (group commit), so concurrent writers
+    /// share one fsync instead of queueing for one each. The result is
+    /// handed back only after the commit is durable (`synchronous=FULL`).
+    pub async fn write_with<T, E, F>(&self, f: F) -> std::result::Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> std::result::Result<T, E> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        let write_lock = Arc::clone(&self.write_lock);
-        tokio::task::spawn_blocking(move || {
-            // The lock is taken before the connection, so waiting writers do
-            // not hold pool connections that readers need. A poisoned lock
-            // only means another writer panicked; the guarded data is ().
-            let _serial = write_lock.lock().unwrap_or_else(|e| e.into_inner());
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let op: writer::Op = Box::new(PendingWrite { f, reply });
+        self.writer
+            .send(op)
+            .map_err(|_| E::from(StoreError::Task("the writer thread is gone".into())))?;
+        answer.await.map_err(|_| {
+            E::from(StoreError::Task(
+                "a write was abandoned by the writer".into(),
+            ))
+        })?
     }
 
-    /// Run `f` inside one IMMEDIATE transaction (the write lock is taken up
-    /// front, so checks and writes see the same state); commits on Ok.
+    /// [`Store::write_with`] for store errors.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.run_write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        self.write_with(f).await
+    }
+}
+
+/// A write waiting for the writer thread, and where its answer goes.
+struct PendingWrite<T, E, F> {
+    f: F,
+    reply: tokio::sync::oneshot::Sender<std::result::Result<T, E>>,
+}
+
+impl<T, E, F> writer::Write for PendingWrite<T, E, F>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&Connection) -> std::result::Result<T, E> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, writer::Deliver) {
+        let PendingWrite { f, reply } = *self;
+        let result = f(conn);
+        let keep = result.is_ok();
+        let deliver: writer::Deliver = Box::new(move |commit| {
+            let out = match commit {
+                Ok(()) => result,
+                Err(e) => Err(E::from(e)),
+            };
+            // The caller may be gone (request cancelled); the outcome
+            // stands either way.
+            let _ = reply.send(out);
+        });
+        (keep, deliver)
     }
 
-    /// Like [`Store::write`], but the commit does not wait for the disk
-    /// (`synchronous = NORMAL` for this one transaction; WAL mode keeps the
-    /// file consistent and a `kill -9` loses nothing). For the controller's
-    /// own bookkeeping only, never for an API write: if power fails before
-    /// the next fsync, the job it belongs to is still open and is simply
-    /// run again on start-up, and every flow is idempotent. The next FULL
-    /// commit syncs the WAL file, these frames included, so order is kept.
-    pub async fn write_relaxed<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T> + Send + 'static,
-    {
-        self.run_write(move |conn| {
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            let result = (|| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let out = f(&tx)?;
-                tx.commit()?;
-                Ok(out)
-            })();
-            // The connection goes back to the pool: restore the default.
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            result
-        })
-        .await
+    fn abort(self: Box<Self>, error: StoreError) {
+        // As above: nobody may be listening any more.
+        let _ = self.reply.send(Err(E::from(error)));
     }
 }
 
