@@ -10,6 +10,10 @@
 //! - `dataplane` — the in-process proxy: specs in, counters out.
 //! - `health` — probes, rise/fall, operating status roll-up.
 //! - `app` — wires every part and owns shutdown.
+//! - `ui` — serves the web UI in `static/` (rust-embed).
+//! - `metrics` — the Prometheus registry behind `/metrics`.
+//! - `systemd` — sd_notify (READY, STOPPING, watchdog).
+//! - `backup`, `check` — the `ballast backup` and `ballast check` commands.
 #![deny(unsafe_code)]
 
 pub mod api;
