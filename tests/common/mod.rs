@@ -52,53 +52,10 @@ impl Ballast {
         b
     }
 
-    /// Start on `dir` (reused across restarts) with VIPs from `cidr`.
+    /// Start on `dir` (reused across restarts) with VIPs from `cidr`; returns
+    /// once `/readyz` answers 200.
     pub fn start_in(dir: &Path, cidr: &str, options: Options) -> Ballast {
-        let config = dir.join("ballast.toml");
-        let toml = format!(
-            "data_dir = {data:?}\n\n[api]\naddress = \"127.0.0.1\"\nport = 0\n\n\
-             [[networks]]\nname = \"test\"\nmode = \"loopback\"\ncidr = {cidr:?}\n{extra}\n",
-            data = dir.join("data").display().to_string(),
-            extra = options.extra_toml,
-        );
-        std::fs::write(&config, toml).expect("write config");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ballast"));
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "info,rocket=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in &options.env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn ballast");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(rest) = line.split("API listening addr=").nth(1) {
-                        let _ = tx.send(rest.trim().to_string()); // receiver may be gone: fine
-                    }
-                    log.lock().unwrap().push(line);
-                }
-            });
-        }
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("ballast did not start: {:?}", log.lock().unwrap()));
-        let b = Ballast {
-            child: Some(child),
-            api: addr.parse().expect("listening address"),
-            dir: dir.to_path_buf(),
-            cidr: cidr.to_string(),
-            _tmp: None,
-            log,
-        };
+        let b = Ballast::spawn_unready(dir, cidr, options);
         b.wait_ready();
         b
     }
