@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::guards::Body;
 use super::pools::{ids as pool_ids, pool};
-use super::{ApiState, lock, validate};
+use super::{ApiState, lock_update, validate};
 use crate::model::{HealthMonitorType, HttpMethod, ProvisioningStatus};
 use crate::store::{self, health_monitors::HealthMonitor};
 
@@ -155,14 +155,7 @@ async fn create(
     let h = state
         .write(move |tx| {
             pool(tx, lb, l, p)?;
-            let lbo = super::load_balancer(tx, lb)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "CreateHealthMonitor",
-                Some(p.to_string()),
-            )?;
+            lock_update(tx, lb, "CreateHealthMonitor", Some(p.to_string()))?;
             if store::health_monitors::get(tx, p)?.is_some() {
                 return Err(ApiError::conflict(format!(
                     "pool {p} already has a health monitor"
@@ -194,14 +187,7 @@ async fn update(
             let mut h = store::health_monitors::get(tx, p)?
                 .ok_or_else(|| ApiError::not_found("health monitor of pool", p))?;
             apply(req, &mut h)?;
-            let lbo = super::load_balancer(tx, lb)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "UpdateHealthMonitor",
-                Some(p.to_string()),
-            )?;
+            lock_update(tx, lb, "UpdateHealthMonitor", Some(p.to_string()))?;
             h.provisioning_status = ProvisioningStatus::PendingUpdate;
             store::health_monitors::update(tx, &h)?;
             Ok(h)
@@ -218,14 +204,7 @@ async fn remove(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResul
             pool(tx, lb, l, p)?;
             store::health_monitors::get(tx, p)?
                 .ok_or_else(|| ApiError::not_found("health monitor of pool", p))?;
-            let lbo = super::load_balancer(tx, lb)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "DeleteHealthMonitor",
-                Some(p.to_string()),
-            )?;
+            lock_update(tx, lb, "DeleteHealthMonitor", Some(p.to_string()))?;
             store::health_monitors::set_status(tx, p, ProvisioningStatus::PendingDelete)?;
             Ok(())
         })

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
-use super::{ApiState, lock, validate};
+use super::{ApiState, lock_update, validate};
 use crate::model::{
     CertificateId, ListenerId, ListenerStats, LoadBalancerId, OperatingStatus, Protocol,
     ProvisioningStatus,
@@ -165,16 +165,11 @@ async fn create(
     let description = validate::text("description", req.description)?;
     let listener = state
         .write(move |tx| {
-            let lbo = super::load_balancer(tx, lb)?;
+            // An unknown load balancer is a 404 before any body check.
+            super::load_balancer(tx, lb)?;
             check_tls(tx, protocol, cert)?;
             let id = id.unwrap_or_default();
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "CreateListener",
-                Some(id.to_string()),
-            )?;
+            lock_update(tx, lb, "CreateListener", Some(id.to_string()))?;
             if store::listeners::id_taken(tx, id)? {
                 return Err(ApiError::conflict(format!("listener {id} already exists")));
             }
@@ -239,7 +234,6 @@ async fn update(
     let listener = state
         .write(move |tx| {
             let mut l = listener(tx, lb, id)?;
-            let lbo = super::load_balancer(tx, lb)?;
             if let Some(p) = protocol {
                 l.protocol = p;
             }
@@ -256,13 +250,7 @@ async fn update(
                 l.enabled = e;
             }
             check_tls(tx, l.protocol, l.default_tls_container_id)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "UpdateListener",
-                Some(id.to_string()),
-            )?;
+            lock_update(tx, lb, "UpdateListener", Some(id.to_string()))?;
             if store::listeners::port_taken(tx, lb, l.protocol_port, Some(id))? {
                 return Err(ApiError::conflict(format!(
                     "load balancer {lb} already has a listener on protocol_port {}",
@@ -295,14 +283,7 @@ async fn remove(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Status
     state
         .write(move |tx| {
             listener(tx, lb, id)?;
-            let lbo = super::load_balancer(tx, lb)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "DeleteListener",
-                Some(id.to_string()),
-            )?;
+            lock_update(tx, lb, "DeleteListener", Some(id.to_string()))?;
             store::listeners::set_status(tx, id, ProvisioningStatus::PendingDelete)?;
             Ok(())
         })

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
 use super::pools::{ids as pool_ids, pool};
-use super::{ApiState, lock, validate};
+use super::{ApiState, lock_update, validate};
 use crate::model::{MemberId, OperatingStatus, ProvisioningStatus};
 use crate::store::{self, members::Member};
 
@@ -103,15 +103,8 @@ async fn create(
     let member = state
         .write(move |tx| {
             pool(tx, lb, l, p)?;
-            let lbo = super::load_balancer(tx, lb)?;
             let id = id.unwrap_or_default();
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "CreateMember",
-                Some(id.to_string()),
-            )?;
+            lock_update(tx, lb, "CreateMember", Some(id.to_string()))?;
             if store::members::id_taken(tx, id)? {
                 return Err(ApiError::conflict(format!("member {id} already exists")));
             }
@@ -166,14 +159,7 @@ async fn update(
             pool(tx, lb, l, p)?;
             let mut m =
                 store::members::get(tx, p, id)?.ok_or_else(|| ApiError::not_found("member", id))?;
-            let lbo = super::load_balancer(tx, lb)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "UpdateMember",
-                Some(id.to_string()),
-            )?;
+            lock_update(tx, lb, "UpdateMember", Some(id.to_string()))?;
             if let Some(port) = port {
                 m.protocol_port = port;
             }
@@ -211,14 +197,7 @@ async fn remove(
         .write(move |tx| {
             pool(tx, lb, l, p)?;
             store::members::get(tx, p, id)?.ok_or_else(|| ApiError::not_found("member", id))?;
-            let lbo = super::load_balancer(tx, lb)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "DeleteMember",
-                Some(id.to_string()),
-            )?;
+            lock_update(tx, lb, "DeleteMember", Some(id.to_string()))?;
             store::members::set_status(tx, id, ProvisioningStatus::PendingDelete)?;
             Ok(())
         })

@@ -108,6 +108,18 @@ pub fn lock(
     Ok(())
 }
 
+/// Lock load balancer `lb` for a write to one of its children (it moves to
+/// PENDING_UPDATE) and queue the job; see [`lock`].
+pub fn lock_update(
+    tx: &rusqlite::Connection,
+    lb: LoadBalancerId,
+    kind: &str,
+    object_id: Option<String>,
+) -> ApiResult<()> {
+    let lbo = load_balancer(tx, lb)?;
+    lock(tx, &lbo, ProvisioningStatus::PendingUpdate, kind, object_id)
+}
+
 /// Rocket instance with every API route and catcher mounted. `figment` is
 /// Rocket's own configuration (address, port, limits, shutdown).
 pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build> {

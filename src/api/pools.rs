@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
 use super::listeners::listener;
-use super::{ApiState, lock, validate};
+use super::{ApiState, lock_update, validate};
 use crate::model::{
     LbAlgorithm, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol, ProvisioningStatus,
     SessionPersistence, SessionPersistenceType,
@@ -196,7 +196,6 @@ async fn create(
     let pool = state
         .write(move |tx| {
             let listener = listener(tx, lb, l)?;
-            let lbo = super::load_balancer(tx, lb)?;
             let pool = Pool {
                 id: id.unwrap_or_default(),
                 listener_id: l,
@@ -210,13 +209,7 @@ async fn create(
                 provisioning_status: ProvisioningStatus::PendingCreate,
             };
             check_persistence(&pool, &listener)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "CreatePool",
-                Some(pool.id.to_string()),
-            )?;
+            lock_update(tx, lb, "CreatePool", Some(pool.id.to_string()))?;
             if store::pools::id_taken(tx, pool.id)? {
                 return Err(ApiError::conflict(format!(
                     "pool {} already exists",
@@ -266,7 +259,6 @@ async fn update(
     let pool = state
         .write(move |tx| {
             let (listener, mut pool) = pool(tx, lb, l, id)?;
-            let lbo = super::load_balancer(tx, lb)?;
             if let Some(p) = protocol {
                 pool.protocol = p;
             }
@@ -280,13 +272,7 @@ async fn update(
                 pool.enabled = e;
             }
             check_persistence(&pool, &listener)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "UpdatePool",
-                Some(id.to_string()),
-            )?;
+            lock_update(tx, lb, "UpdatePool", Some(id.to_string()))?;
             check_protocol(&pool, &listener)?;
             pool.provisioning_status = ProvisioningStatus::PendingUpdate;
             store::pools::update(tx, &pool)?;
@@ -302,14 +288,7 @@ async fn remove(state: &State<ApiState>, lb: &str, l: &str, id: &str) -> ApiResu
     state
         .write(move |tx| {
             pool(tx, lb, l, id)?;
-            let lbo = super::load_balancer(tx, lb)?;
-            lock(
-                tx,
-                &lbo,
-                ProvisioningStatus::PendingUpdate,
-                "DeletePool",
-                Some(id.to_string()),
-            )?;
+            lock_update(tx, lb, "DeletePool", Some(id.to_string()))?;
             store::pools::set_status(tx, id, ProvisioningStatus::PendingDelete)?;
             Ok(())
         })
