@@ -161,11 +161,7 @@ pub fn update(conn: &Connection, l: &Listener) -> Result<()> {
 
 /// Set a listener's provisioning status.
 pub fn set_status(conn: &Connection, id: ListenerId, status: ProvisioningStatus) -> Result<()> {
-    conn.execute(
-        "UPDATE listeners SET provisioning_status = ?2 WHERE id = ?1",
-        params![id.to_string(), status.as_str()],
-    )?;
-    Ok(())
+    super::set_provisioning_status_of(conn, "listeners", &id.to_string(), status)
 }
 
 /// Set the operating status; returns whether it changed.
@@ -174,11 +170,7 @@ pub fn set_operating_status(
     id: ListenerId,
     status: OperatingStatus,
 ) -> Result<bool> {
-    let n = conn.execute(
-        "UPDATE listeners SET operating_status = ?2 WHERE id = ?1 AND operating_status != ?2",
-        params![id.to_string(), status.as_str()],
-    )?;
-    Ok(n > 0)
+    super::set_operating_status_of(conn, "listeners", &id.to_string(), status)
 }
 
 /// Delete a listener row (its pool, members and monitor cascade).

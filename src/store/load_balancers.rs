@@ -149,11 +149,7 @@ pub fn set_operating_status(
     id: LoadBalancerId,
     status: OperatingStatus,
 ) -> Result<bool> {
-    let n = conn.execute(
-        "UPDATE load_balancers SET operating_status = ?2 WHERE id = ?1 AND operating_status != ?2",
-        params![id.to_string(), status.as_str()],
-    )?;
-    Ok(n > 0)
+    super::set_operating_status_of(conn, "load_balancers", &id.to_string(), status)
 }
 
 /// Mark a load balancer DELETED / OFFLINE (it stays readable until purged).

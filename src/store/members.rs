@@ -136,11 +136,7 @@ pub fn update(conn: &Connection, m: &Member) -> Result<()> {
 
 /// Set a member's (internal) provisioning status.
 pub fn set_status(conn: &Connection, id: MemberId, status: ProvisioningStatus) -> Result<()> {
-    conn.execute(
-        "UPDATE members SET provisioning_status = ?2 WHERE id = ?1",
-        params![id.to_string(), status.as_str()],
-    )?;
-    Ok(())
+    super::set_provisioning_status_of(conn, "members", &id.to_string(), status)
 }
 
 /// Set the operating status; returns whether it changed.
@@ -149,11 +145,7 @@ pub fn set_operating_status(
     id: MemberId,
     status: OperatingStatus,
 ) -> Result<bool> {
-    let n = conn.execute(
-        "UPDATE members SET operating_status = ?2 WHERE id = ?1 AND operating_status != ?2",
-        params![id.to_string(), status.as_str()],
-    )?;
-    Ok(n > 0)
+    super::set_operating_status_of(conn, "members", &id.to_string(), status)
 }
 
 /// Delete a member row.

@@ -236,6 +236,32 @@ where
     }
 }
 
+/// Set `operating_status` of row `id` in `table` (one of the resource tables,
+/// never user input); returns whether it changed.
+pub(crate) fn set_operating_status_of(
+    conn: &Connection,
+    table: &'static str,
+    id: &str,
+    status: crate::model::OperatingStatus,
+) -> Result<bool> {
+    let sql = format!(
+        "UPDATE {table} SET operating_status = ?2 WHERE id = ?1 AND operating_status != ?2"
+    );
+    Ok(conn.execute(&sql, [id, status.as_str()])? > 0)
+}
+
+/// Set the (internal) `provisioning_status` of row `id` in `table`.
+pub(crate) fn set_provisioning_status_of(
+    conn: &Connection,
+    table: &'static str,
+    id: &str,
+    status: crate::model::ProvisioningStatus,
+) -> Result<()> {
+    let sql = format!("UPDATE {table} SET provisioning_status = ?2 WHERE id = ?1");
+    conn.execute(&sql, [id, status.as_str()])?;
+    Ok(())
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     SystemTime::now()

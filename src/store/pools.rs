@@ -129,11 +129,7 @@ pub fn update(conn: &Connection, p: &Pool) -> Result<()> {
 
 /// Set a pool's (internal) provisioning status.
 pub fn set_status(conn: &Connection, id: PoolId, status: ProvisioningStatus) -> Result<()> {
-    conn.execute(
-        "UPDATE pools SET provisioning_status = ?2 WHERE id = ?1",
-        params![id.to_string(), status.as_str()],
-    )?;
-    Ok(())
+    super::set_provisioning_status_of(conn, "pools", &id.to_string(), status)
 }
 
 /// Set the operating status; returns whether it changed.
@@ -142,11 +138,7 @@ pub fn set_operating_status(
     id: PoolId,
     status: OperatingStatus,
 ) -> Result<bool> {
-    let n = conn.execute(
-        "UPDATE pools SET operating_status = ?2 WHERE id = ?1 AND operating_status != ?2",
-        params![id.to_string(), status.as_str()],
-    )?;
-    Ok(n > 0)
+    super::set_operating_status_of(conn, "pools", &id.to_string(), status)
 }
 
 /// Delete a pool row (members and monitor cascade).
