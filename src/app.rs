@@ -188,7 +188,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     info!("stopping: draining the data plane");
     dataplane.shutdown().await;
     while tasks.join_next().await.is_some() {}
-    persist_stats(&store, &dataplane).await;
+    // The last word on shutdown: write everything once more.
+    persist_stats(&store, &dataplane, &mut Saved::new()).await;
     info!("stopped");
     launched?;
     Ok(())
@@ -236,21 +237,37 @@ async fn status_loop(
 }
 
 /// Write the data plane's counters to the store.
-async fn persist_stats(store: &Store, dataplane: &DataPlane) {
-    let stats = dataplane.all_listener_stats();
-    if stats.is_empty() {
+/// Listener totals as last written, so unchanged counters cost no write.
+type Saved = std::collections::HashMap<crate::model::ListenerId, crate::model::ListenerStats>;
+
+/// Write the data plane's counters that moved since `saved` to the store.
+async fn persist_stats(store: &Store, dataplane: &DataPlane, saved: &mut Saved) {
+    let moved: Vec<_> = dataplane
+        .all_listener_stats()
+        .into_iter()
+        .filter(|(id, s)| {
+            // A listener not written yet counts as zeros: a new, idle one
+            // costs no write either.
+            let old = saved.get(id).copied().unwrap_or_default();
+            (old.bytes_in, old.bytes_out, old.total_connections)
+                != (s.bytes_in, s.bytes_out, s.total_connections)
+        })
+        .collect();
+    if moved.is_empty() {
         return;
     }
+    let to_write = moved.clone();
     let result = store
         .write(move |tx| {
-            for (listener, s) in &stats {
+            for (listener, s) in &to_write {
                 store::stats::save(tx, *listener, s)?;
             }
             Ok(())
         })
         .await;
-    if let Err(e) = result {
-        warn!(error = %e, "cannot persist listener stats");
+    match result {
+        Ok(()) => saved.extend(moved),
+        Err(e) => warn!(error = %e, "cannot persist listener stats"),
     }
 }
 
@@ -260,11 +277,12 @@ async fn persist_stats_loop(
     every: Duration,
     shutdown: CancellationToken,
 ) {
+    let mut saved = Saved::new();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => persist_stats(&store, &dataplane).await,
+            _ = tick.tick() => persist_stats(&store, &dataplane, &mut saved).await,
             _ = shutdown.cancelled() => return,
         }
     }

@@ -270,3 +270,53 @@ fn statuses_are_right_after_a_restart_and_a_monitor_change_takes_effect() {
         member_status(&b, &t, 0) == "ONLINE" && member_status(&b, &t, 1) == "ONLINE"
     });
 }
+
+/// Sum of `ballast_health_probes_total` over all labels.
+fn probes_so_far(b: &Ballast) -> f64 {
+    let (status, text) = http_raw("GET", &b.url("/metrics"), None, &[]);
+    assert_eq!(status, 200);
+    text.lines()
+        .filter(|l| l.starts_with("ballast_health_probes_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn nothing_is_written_to_the_database_while_no_status_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Stats are looked at every second, so the window below spans several
+    // persist ticks as well as probes.
+    let b = Ballast::start_in(
+        tmp.path(),
+        &fresh_cidr(),
+        Options {
+            extra_toml: "\n[housekeeping]\nstats_persist_interval_secs = 1\n".into(),
+            ..Default::default()
+        },
+    );
+    let member = Member::start("steady", any_port());
+    let t = build(&b, &[member.addr]);
+    wait_until(OFFLINE_WITHIN, "member ONLINE", || {
+        member_status(&b, &t, 0) == "ONLINE"
+    });
+    wait_until(OFFLINE_WITHIN, "statuses settled", || {
+        statuses(&b, &t) == (json!("ONLINE"), json!("ONLINE"), json!("ONLINE"))
+    });
+    let db = rusqlite::Connection::open(b.dir.join("data").join("ballast.sqlite3")).unwrap();
+    let version = |db: &rusqlite::Connection| -> i64 {
+        db.query_row("PRAGMA data_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = version(&db);
+    let probes = probes_so_far(&b);
+    // Three more probes (delay 1 s) and as many stats-persist ticks go by...
+    wait_until(Duration::from_secs(15), "three more probes", || {
+        probes_so_far(&b) >= probes + 3.0
+    });
+    // ...and no other connection committed anything.
+    assert_eq!(
+        version(&db),
+        before,
+        "a write happened while nothing changed"
+    );
+}

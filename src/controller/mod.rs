@@ -306,18 +306,35 @@ impl Controller {
         Ok(())
     }
 
-    /// Recompute the operating statuses of one load balancer.
+    /// Recompute the operating statuses of one load balancer. A read decides
+    /// first, so nothing is written (no transaction at all) when nothing
+    /// changed; the write re-plans on fresh state inside its transaction.
     pub async fn refresh_status(&self, id: LoadBalancerId) -> Result<usize, StoreError> {
-        let dataplane = Arc::clone(&self.dataplane);
-        let health = Arc::clone(&self.health);
+        let (dp, hc) = (Arc::clone(&self.dataplane), Arc::clone(&self.health));
+        let stale = self
+            .store
+            .run(move |conn| {
+                Ok(tree::load(conn, id)?.is_some_and(|t| {
+                    let live = LiveInputs {
+                        dataplane: &dp,
+                        health: &hc,
+                    };
+                    !status::plan(&t, &live).is_empty()
+                }))
+            })
+            .await?;
+        if !stale {
+            return Ok(0);
+        }
+        let (dp, hc) = (Arc::clone(&self.dataplane), Arc::clone(&self.health));
         self.store
             .write(move |tx| match tree::load(tx, id)? {
                 Some(t) => {
-                    let inputs = LiveInputs {
-                        dataplane: &dataplane,
-                        health: &health,
+                    let live = LiveInputs {
+                        dataplane: &dp,
+                        health: &hc,
                     };
-                    status::write_rollup(tx, &t, &inputs)
+                    status::write_rollup(tx, &t, &live)
                 }
                 None => Ok(0),
             })

@@ -1,10 +1,12 @@
-//! Writes operating statuses: computes the roll-up of one load balancer from
-//! its tree and writes only the statuses that changed.
+//! Operating statuses: computes the roll-up of one load balancer from its
+//! tree and writes only the statuses that changed.
 
 use rusqlite::Connection;
 
 use crate::health::rollup;
-use crate::model::{ListenerId, MemberId, OperatingStatus, ProvisioningStatus};
+use crate::model::{
+    ListenerId, LoadBalancerId, MemberId, OperatingStatus, PoolId, ProvisioningStatus,
+};
 use crate::store::tree::LoadBalancerTree;
 use crate::store::{self, Result};
 
@@ -16,22 +18,27 @@ pub trait StatusInputs {
     fn at_connection_limit(&self, listener: ListenerId) -> bool;
 }
 
-/// Recompute and write the operating statuses of the whole tree. Objects
-/// pending deletion are skipped; a load balancer that is not serving (not
-/// yet ACTIVE once, or DELETED) keeps its status. Returns how many changed.
-pub fn write_rollup(
-    conn: &Connection,
-    tree: &LoadBalancerTree,
-    inputs: &dyn StatusInputs,
-) -> Result<usize> {
+/// One operating status to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    Member(MemberId, OperatingStatus),
+    Pool(PoolId, OperatingStatus),
+    Listener(ListenerId, OperatingStatus),
+    LoadBalancer(LoadBalancerId, OperatingStatus),
+}
+
+/// The statuses of the tree that differ from what the roll-up says now.
+/// Objects pending deletion are skipped; a load balancer being deleted or
+/// DELETED keeps its status.
+pub fn plan(tree: &LoadBalancerTree, inputs: &dyn StatusInputs) -> Vec<Change> {
     let lb = &tree.load_balancer;
+    let mut changes = Vec::new();
     if matches!(
         lb.provisioning_status,
         ProvisioningStatus::Deleted | ProvisioningStatus::PendingDelete
     ) {
-        return Ok(0);
+        return changes;
     }
-    let mut changed = 0;
     let mut listener_statuses = Vec::new();
     for lt in &tree.listeners {
         let l = &lt.listener;
@@ -55,14 +62,15 @@ pub fn write_rollup(
                         None
                     };
                     let status = rollup::member_status(m.enabled && pt.pool.enabled, probed);
-                    changed +=
-                        usize::from(store::members::set_operating_status(conn, m.id, status)?);
+                    if status != m.operating_status {
+                        changes.push(Change::Member(m.id, status));
+                    }
                     members.push((m.enabled, status));
                 }
                 let status = rollup::pool_status(pt.pool.enabled, &members);
-                changed += usize::from(store::pools::set_operating_status(
-                    conn, pt.pool.id, status,
-                )?);
+                if status != pt.pool.operating_status {
+                    changes.push(Change::Pool(pt.pool.id, status));
+                }
                 Some(status)
             }
             _ => None,
@@ -70,12 +78,41 @@ pub fn write_rollup(
         let enabled = l.enabled && lb.enabled;
         let status =
             rollup::listener_status(enabled, pool_status, inputs.at_connection_limit(l.id));
-        changed += usize::from(store::listeners::set_operating_status(conn, l.id, status)?);
+        if status != l.operating_status {
+            changes.push(Change::Listener(l.id, status));
+        }
         listener_statuses.push((l.enabled, status));
     }
     let status = rollup::load_balancer_status(lb.enabled, &listener_statuses);
-    changed += usize::from(store::load_balancers::set_operating_status(
-        conn, lb.id, status,
-    )?);
-    Ok(changed)
+    if status != lb.operating_status {
+        changes.push(Change::LoadBalancer(lb.id, status));
+    }
+    changes
+}
+
+/// Write planned changes.
+pub fn apply(conn: &Connection, changes: &[Change]) -> Result<()> {
+    for change in changes {
+        match *change {
+            Change::Member(id, s) => store::members::set_operating_status(conn, id, s)?,
+            Change::Pool(id, s) => store::pools::set_operating_status(conn, id, s)?,
+            Change::Listener(id, s) => store::listeners::set_operating_status(conn, id, s)?,
+            Change::LoadBalancer(id, s) => {
+                store::load_balancers::set_operating_status(conn, id, s)?
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Recompute and write the operating statuses of the whole tree; returns
+/// how many changed.
+pub fn write_rollup(
+    conn: &Connection,
+    tree: &LoadBalancerTree,
+    inputs: &dyn StatusInputs,
+) -> Result<usize> {
+    let changes = plan(tree, inputs);
+    apply(conn, &changes)?;
+    Ok(changes.len())
 }
