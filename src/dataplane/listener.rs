@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, debug_span, warn};
 
 use super::DataPlaneConfig;
 use super::balance::{Selector, Tried};
@@ -300,7 +300,7 @@ fn spawn_connection(
     let active = ActiveConnection::open(shared.counters.clone());
     let cfg = shared.config.load_full();
     let shared = shared.clone();
-    let span = info_span!("connection", listener_id = %shared.id, %peer);
+    let span = debug_span!("connection", listener_id = %shared.id, %peer);
     tokio::spawn(
         async move {
             let _held = (tracked, active, permit);
