@@ -1013,3 +1013,58 @@ async fn shutdown_stops_accepting_and_lets_in_flight_requests_finish() {
     assert_eq!(in_flight.await.unwrap().unwrap(), "dr");
     assert!(TcpStream::connect((ip, port)).await.is_err(), "port closed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_client_that_sends_no_request_head_is_closed_after_the_header_timeout() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncReadExt;
+
+    let ip = vip(21);
+    let port = free_port(ip);
+    let member = http_member("m").await;
+    let dp = Arc::new(ballast::dataplane::DataPlane::new(
+        ballast::dataplane::DataPlaneConfig {
+            client_header_timeout: Duration::from_millis(300),
+            ..Default::default()
+        },
+        Arc::new(ballast::dataplane::MemberStates::new()),
+    ));
+    dp.apply(lb(
+        ip,
+        vec![listener(
+            Protocol::Http,
+            port,
+            Some(pool(
+                Protocol::Http,
+                LbAlgorithm::RoundRobin,
+                None,
+                vec![member.spec(1)],
+            )),
+        )],
+    ))
+    .await
+    .unwrap();
+    // Half a request head, then silence.
+    let mut client = tokio::net::TcpStream::connect((ip, port)).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut client, b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(DEADLINE, client.read(&mut buf))
+        .await
+        .expect("the proxy closes a silent client instead of waiting forever");
+    // Closed (EOF, or a 408 then EOF, or a reset): never a served request.
+    match read {
+        Ok(0) | Err(_) => {}
+        Ok(n) => assert!(
+            !String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+            "a half-sent request was served"
+        ),
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed too early"
+    );
+}

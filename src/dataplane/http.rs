@@ -22,7 +22,7 @@ use hyper::header::{
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{HeaderMap, Request, Response, StatusCode, Version};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::debug;
 
@@ -58,6 +58,7 @@ where
     let ip = peer.ip().to_canonical();
     let ip_value = HeaderValue::from_str(&ip.to_string()).expect("an IP address is a valid header");
     let drain = shared.ctx.drain.clone();
+    let header_timeout = shared.ctx.config.client_header_timeout;
     let client = Arc::new(ClientConn {
         shared,
         ip,
@@ -68,6 +69,12 @@ where
         async move { Ok::<_, Infallible>(proxy(&client, req).await) }
     });
     let conn = http1::Builder::new()
+        // A client gets this long to send a request head, idle keep-alive
+        // time included: slow-header clients and forgotten keep-alive
+        // connections are closed instead of holding memory and a
+        // connection_limit slot forever (HAProxy's `timeout http-request`).
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);

@@ -81,6 +81,9 @@ pub struct DataPlaneConfig {
     pub tls_handshake_timeout: Duration,
     /// SOURCE_IP persistence: a client unseen this long loses its member.
     pub stick_table_idle: Duration,
+    /// HTTP: how long a client may take to send a request head, idle
+    /// keep-alive time included, before its connection is closed.
+    pub client_header_timeout: Duration,
 }
 
 impl Default for DataPlaneConfig {
@@ -90,6 +93,7 @@ impl Default for DataPlaneConfig {
             member_connect_timeout: Duration::from_secs(3),
             tls_handshake_timeout: Duration::from_secs(10),
             stick_table_idle: Duration::from_secs(30 * 60),
+            client_header_timeout: Duration::from_secs(30),
         }
     }
 }
