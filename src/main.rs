@@ -9,7 +9,17 @@ use ballast::config::{Config, LogFormat};
 
 /// Ballast: a single-host load balancer with the OpenStack Octavia v1 API.
 #[derive(Parser)]
-#[command(name = "ballast", version, about, long_about = None)]
+#[command(
+    name = "ballast",
+    version,
+    about,
+    long_about = None,
+    after_help = "Configuration: built-in defaults, then the TOML file (--config, else \
+/etc/ballast/ballast.toml when it exists), then BALLAST_<SECTION>__<KEY> environment \
+variables (e.g. BALLAST_API__PORT=19876).\n\
+With no file, `ballast serve` listens on 127.0.0.1:9876 (API and web UI), keeps its \
+state in ./ballast-data/ and hands out VIPs from 127.77.0.0/16."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
