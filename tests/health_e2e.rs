@@ -320,3 +320,65 @@ fn nothing_is_written_to_the_database_while_no_status_changes() {
         "a write happened while nothing changed"
     );
 }
+
+#[test]
+fn a_ping_monitor_without_icmp_permission_reports_error_not_a_silent_pass() {
+    use std::os::unix::fs::PermissionsExt;
+    // Run Ballast as `nobody`: no CAP_NET_RAW for a raw ICMP socket, and
+    // `net.ipv4.ping_group_range` (1 0 here) admits no group to datagram
+    // ICMP sockets, so a PING probe cannot run at all.
+    let ping_range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap();
+    let mut bounds = ping_range
+        .split_whitespace()
+        .map(|v| v.parse::<i64>().unwrap());
+    let (low, high) = (bounds.next().unwrap(), bounds.next().unwrap());
+    assert!(
+        !(low..=high).contains(&65534),
+        "this test needs nogroup (65534) outside net.ipv4.ping_group_range ({ping_range})"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // A copy of the binary that `nobody` can execute wherever cargo built it.
+    let binary = tmp.path().join("ballast");
+    std::fs::copy(env!("CARGO_BIN_EXE_ballast"), &binary).unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let b = Ballast::start_in(
+        tmp.path(),
+        &fresh_cidr(),
+        Options {
+            wrapper: [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ]
+            .map(String::from)
+            .to_vec(),
+            binary: Some(binary),
+            ..Default::default()
+        },
+    );
+    let member = Member::start("pinged", any_port());
+    let t = build(&b, &[member.addr]);
+    let (s, body) = b.put(
+        &format!("{}/health_monitor", t.pool_path()),
+        json!({"type": "PING"}),
+    );
+    assert_eq!(s, 202, "{body}");
+    b.wait_lb_active(&t.lb);
+    wait_until(OFFLINE_WITHIN, "member ERROR", || {
+        member_status(&b, &t, 0) == "ERROR"
+    });
+    assert_eq!(
+        statuses(&b, &t),
+        (json!("ERROR"), json!("ERROR"), json!("ERROR"))
+    );
+    let log = b.log.lock().unwrap().join("\n");
+    assert!(
+        log.to_lowercase().contains("icmp"),
+        "the log says why the PING monitor cannot run:\n{log}"
+    );
+    // Out of rotation, as a failing member would be: nothing serves.
+    let url = format!("http://{}:8090/", t.vip);
+    assert_eq!(http_raw("GET", &url, None, &[]).0, 503);
+}

@@ -40,6 +40,12 @@ pub struct Options {
     pub extra_toml: String,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Run the binary through this command (e.g. `setpriv` to drop root);
+    /// the binary's path and arguments follow it.
+    pub wrapper: Vec<String>,
+    /// Run this copy of the binary instead of the one cargo built (a path
+    /// another user can reach).
+    pub binary: Option<PathBuf>,
 }
 
 impl Ballast {
@@ -264,7 +270,18 @@ impl Ballast {
             extra = options.extra_toml,
         );
         std::fs::write(&config, toml).expect("write config");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ballast"));
+        let binary = options
+            .binary
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ballast")));
+        let mut cmd = match options.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&binary);
+                c
+            }
+            None => Command::new(&binary),
+        };
         cmd.arg("serve")
             .arg("--config")
             .arg(&config)
