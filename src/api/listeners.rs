@@ -117,6 +117,23 @@ async fn show(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Lis
         .await
 }
 
+/// A listener's counters now: the data plane's live ones when it serves the
+/// listener, never below the persisted totals (a disabled or not yet
+/// re-applied listener keeps what it counted).
+pub fn current_stats(
+    dataplane: &crate::dataplane::DataPlane,
+    id: ListenerId,
+    base: crate::dataplane::StatsBase,
+) -> ListenerStats {
+    let live = dataplane.listener_stats(id).unwrap_or_default();
+    ListenerStats {
+        bytes_in: live.bytes_in.max(base.bytes_in),
+        bytes_out: live.bytes_out.max(base.bytes_out),
+        active_connections: live.active_connections,
+        total_connections: live.total_connections.max(base.total_connections),
+    }
+}
+
 #[get("/loadbalancers/<lb>/listeners/<id>/stats")]
 async fn stats(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<ListenerStats>> {
     let (lb, id) = ids(lb, id)?;
@@ -126,14 +143,7 @@ async fn stats(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Li
             Ok(store::stats::get(conn, id)?)
         })
         .await?;
-    // Live counters when the data plane serves the listener; the persisted
-    // totals otherwise (a disabled listener keeps what it counted).
-    let live = state.dataplane.listener_stats(id).unwrap_or(ListenerStats {
-        bytes_in: base.bytes_in,
-        bytes_out: base.bytes_out,
-        active_connections: 0,
-        total_connections: base.total_connections,
-    });
+    let live = current_stats(&state.dataplane, id, base);
     Ok(Json(live))
 }
 

@@ -51,81 +51,38 @@ async fn readyz(state: &State<ApiState>) -> (Status, Json<Value>) {
 async fn metrics(state: &State<ApiState>) -> Result<(ContentType, String), super::error::ApiError> {
     use crate::metrics::{ListenerMetric, MemberMetric};
     use crate::model::OperatingStatus;
-    let (listeners, members) = state
+    let (totals, members) = state
         .store
         .run(|conn| {
-            let mut listeners = Vec::new();
-            let mut stmt = conn.prepare_cached(
-                "SELECT l.id, l.load_balancer_id, coalesce(l.name, ''), \
-                 coalesce(s.bytes_in, 0), coalesce(s.bytes_out, 0), coalesce(s.total_connections, 0) \
-                 FROM listeners l LEFT JOIN listener_stats s ON s.listener_id = l.id",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)? as u64,
-                    r.get::<_, i64>(4)? as u64,
-                    r.get::<_, i64>(5)? as u64,
-                ))
-            })?;
-            for row in rows {
-                listeners.push(row?);
-            }
-            let mut members = Vec::new();
-            let mut stmt = conn.prepare_cached(
-                "SELECT l.load_balancer_id, m.pool_id, m.id, m.ip_address, m.protocol_port, \
-                 m.operating_status FROM members m JOIN pools p ON p.id = m.pool_id \
-                 JOIN listeners l ON l.id = p.listener_id",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                let ip: String = r.get(3)?;
-                let port: u16 = r.get(4)?;
-                let status: String = r.get(5)?;
-                Ok(MemberMetric {
-                    load_balancer_id: r.get(0)?,
-                    pool_id: r.get(1)?,
-                    member_id: r.get(2)?,
-                    address: std::net::SocketAddr::new(
-                        ip.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
-                        port,
-                    )
-                    .to_string(),
-                    up: status == OperatingStatus::Online.as_str(),
-                })
-            })?;
-            for row in rows {
-                members.push(row?);
-            }
-            Ok((listeners, members))
+            Ok((
+                crate::store::stats::all_listener_totals(conn)?,
+                crate::store::members::all_with_load_balancer(conn)?,
+            ))
         })
         .await?;
-    let listeners: Vec<ListenerMetric> = listeners
+    let listeners: Vec<ListenerMetric> = totals
         .into_iter()
-        .map(|(id, lb, name, bytes_in, bytes_out, total)| {
-            let live = id
-                .parse()
-                .ok()
-                .and_then(|lid| state.dataplane.listener_stats(lid));
-            let (bytes_in, bytes_out, active, total) = match live {
-                Some(s) => (
-                    s.bytes_in.max(bytes_in),
-                    s.bytes_out.max(bytes_out),
-                    s.active_connections,
-                    s.total_connections.max(total),
-                ),
-                None => (bytes_in, bytes_out, 0, total),
-            };
+        .map(|(id, lb, name, base)| {
+            let s = super::listeners::current_stats(&state.dataplane, id, base);
             ListenerMetric {
-                load_balancer_id: lb,
-                listener_id: id,
+                load_balancer_id: lb.to_string(),
+                listener_id: id.to_string(),
                 name,
-                bytes_in,
-                bytes_out,
-                active_connections: active,
-                total_connections: total,
+                bytes_in: s.bytes_in,
+                bytes_out: s.bytes_out,
+                active_connections: s.active_connections,
+                total_connections: s.total_connections,
             }
+        })
+        .collect();
+    let members: Vec<MemberMetric> = members
+        .into_iter()
+        .map(|(lb, m)| MemberMetric {
+            load_balancer_id: lb.to_string(),
+            pool_id: m.pool_id.to_string(),
+            member_id: m.id.to_string(),
+            address: std::net::SocketAddr::new(m.ip_address, m.protocol_port).to_string(),
+            up: m.operating_status == OperatingStatus::Online,
         })
         .collect();
     let text = state.metrics.encode(&listeners, &members);

@@ -12,7 +12,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -226,7 +225,7 @@ impl Controller {
         let (lb, id, cause) = (job.load_balancer_id, job.id, cause.to_string());
         self.store
             .write(move |tx| {
-                set_pending_children(tx, lb, ProvisioningStatus::Error, false)?;
+                store::load_balancers::settle_children(tx, lb, ProvisioningStatus::Error, false)?;
                 store::load_balancers::set_status(tx, lb, ProvisioningStatus::Error, Some(&cause))?;
                 jobs::fail(tx, id, &cause)
             })
@@ -269,7 +268,7 @@ impl Controller {
         let health = Arc::clone(&self.health);
         self.store
             .write(move |tx| {
-                set_pending_children(tx, id, ProvisioningStatus::Active, true)?;
+                store::load_balancers::settle_children(tx, id, ProvisioningStatus::Active, true)?;
                 store::load_balancers::set_status(tx, id, ProvisioningStatus::Active, None)?;
                 let fresh = tree::load(tx, id)?.expect("load balancer exists inside its own job");
                 let inputs = LiveInputs {
@@ -294,10 +293,7 @@ impl Controller {
         let id = lb.id;
         self.store
             .write(move |tx| {
-                tx.execute(
-                    "DELETE FROM listeners WHERE load_balancer_id = ?1",
-                    [id.to_string()],
-                )?;
+                store::load_balancers::delete_children(tx, id)?;
                 store::ports::release_for(tx, id)?;
                 store::load_balancers::mark_deleted(tx, id)
             })
@@ -340,58 +336,4 @@ impl Controller {
             })
             .await
     }
-}
-
-/// Move every PENDING_* object under a load balancer to `to`. With
-/// `apply_deletes`, objects pending deletion are removed instead.
-fn set_pending_children(
-    conn: &Connection,
-    lb: LoadBalancerId,
-    to: ProvisioningStatus,
-    apply_deletes: bool,
-) -> Result<(), StoreError> {
-    let lb = lb.to_string();
-    let listeners = "SELECT id FROM listeners WHERE load_balancer_id = ?1";
-    let pools = format!("SELECT id FROM pools WHERE listener_id IN ({listeners})");
-    if apply_deletes {
-        // Children go first only by cascade: deleting a listener takes its
-        // pool, members and monitor with it.
-        conn.execute(
-            "DELETE FROM listeners WHERE load_balancer_id = ?1 AND provisioning_status = 'PENDING_DELETE'",
-            [&lb],
-        )?;
-        conn.execute(
-            &format!("DELETE FROM pools WHERE listener_id IN ({listeners}) AND provisioning_status = 'PENDING_DELETE'"),
-            [&lb],
-        )?;
-        conn.execute(
-            &format!("DELETE FROM members WHERE pool_id IN ({pools}) AND provisioning_status = 'PENDING_DELETE'"),
-            [&lb],
-        )?;
-        conn.execute(
-            &format!("DELETE FROM health_monitors WHERE pool_id IN ({pools}) AND provisioning_status = 'PENDING_DELETE'"),
-            [&lb],
-        )?;
-    }
-    let pending = "provisioning_status IN ('PENDING_CREATE', 'PENDING_UPDATE', 'PENDING_DELETE')";
-    let to = to.as_str();
-    conn.execute(
-        &format!("UPDATE listeners SET provisioning_status = ?2 WHERE load_balancer_id = ?1 AND {pending}"),
-        [&lb, to],
-    )?;
-    conn.execute(
-        &format!("UPDATE pools SET provisioning_status = ?2 WHERE listener_id IN ({listeners}) AND {pending}"),
-        [&lb, to],
-    )?;
-    conn.execute(
-        &format!(
-            "UPDATE members SET provisioning_status = ?2 WHERE pool_id IN ({pools}) AND {pending}"
-        ),
-        [&lb, to],
-    )?;
-    conn.execute(
-        &format!("UPDATE health_monitors SET provisioning_status = ?2 WHERE pool_id IN ({pools}) AND {pending}"),
-        [&lb, to],
-    )?;
-    Ok(())
 }

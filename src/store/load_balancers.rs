@@ -170,3 +170,68 @@ pub fn purge_deleted_before(conn: &Connection, before: i64) -> Result<usize> {
         [before],
     )?)
 }
+
+/// Remove every listener of a load balancer (pools, members and monitors
+/// cascade): the end of its delete.
+pub fn delete_children(conn: &Connection, id: LoadBalancerId) -> Result<()> {
+    conn.execute(
+        "DELETE FROM listeners WHERE load_balancer_id = ?1",
+        [id.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Move every PENDING_* object under a load balancer to `to` (the end of a
+/// provisioning job). With `apply_deletes`, objects pending deletion are
+/// removed instead (their children go with them by cascade).
+pub fn settle_children(
+    conn: &Connection,
+    lb: LoadBalancerId,
+    to: ProvisioningStatus,
+    apply_deletes: bool,
+) -> Result<()> {
+    let lb = lb.to_string();
+    let listeners = "SELECT id FROM listeners WHERE load_balancer_id = ?1";
+    let pools = format!("SELECT id FROM pools WHERE listener_id IN ({listeners})");
+    if apply_deletes {
+        // Children go first only by cascade: deleting a listener takes its
+        // pool, members and monitor with it.
+        conn.execute(
+            "DELETE FROM listeners WHERE load_balancer_id = ?1 AND provisioning_status = 'PENDING_DELETE'",
+            [&lb],
+        )?;
+        conn.execute(
+            &format!("DELETE FROM pools WHERE listener_id IN ({listeners}) AND provisioning_status = 'PENDING_DELETE'"),
+            [&lb],
+        )?;
+        conn.execute(
+            &format!("DELETE FROM members WHERE pool_id IN ({pools}) AND provisioning_status = 'PENDING_DELETE'"),
+            [&lb],
+        )?;
+        conn.execute(
+            &format!("DELETE FROM health_monitors WHERE pool_id IN ({pools}) AND provisioning_status = 'PENDING_DELETE'"),
+            [&lb],
+        )?;
+    }
+    let pending = "provisioning_status IN ('PENDING_CREATE', 'PENDING_UPDATE', 'PENDING_DELETE')";
+    let to = to.as_str();
+    conn.execute(
+        &format!("UPDATE listeners SET provisioning_status = ?2 WHERE load_balancer_id = ?1 AND {pending}"),
+        [&lb, to],
+    )?;
+    conn.execute(
+        &format!("UPDATE pools SET provisioning_status = ?2 WHERE listener_id IN ({listeners}) AND {pending}"),
+        [&lb, to],
+    )?;
+    conn.execute(
+        &format!(
+            "UPDATE members SET provisioning_status = ?2 WHERE pool_id IN ({pools}) AND {pending}"
+        ),
+        [&lb, to],
+    )?;
+    conn.execute(
+        &format!("UPDATE health_monitors SET provisioning_status = ?2 WHERE pool_id IN ({pools}) AND {pending}"),
+        [&lb, to],
+    )?;
+    Ok(())
+}

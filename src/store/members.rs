@@ -153,3 +153,22 @@ pub fn delete(conn: &Connection, id: MemberId) -> Result<()> {
     conn.execute("DELETE FROM members WHERE id = ?1", [id.to_string()])?;
     Ok(())
 }
+
+/// Every member with its load balancer, for `/metrics`.
+pub fn all_with_load_balancer(
+    conn: &Connection,
+) -> Result<Vec<(crate::model::LoadBalancerId, Member)>> {
+    let member_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect();
+    // The load balancer id comes last so `from_row` reads the member as usual.
+    let sql = format!(
+        "SELECT {}, l.load_balancer_id FROM members m JOIN pools p ON p.id = m.pool_id \
+         JOIN listeners l ON l.id = p.listener_id",
+        member_columns.join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        let lb = parse_col("listeners", &r.get::<_, String>(9)?)?;
+        Ok((lb, from_row(r)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

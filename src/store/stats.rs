@@ -58,3 +58,28 @@ pub fn save(conn: &Connection, listener: ListenerId, stats: &ListenerStats) -> R
     )?;
     Ok(())
 }
+
+/// Every listener with its load balancer, name (empty when unset) and
+/// persisted totals (zeros when none yet), for `/metrics`.
+pub fn all_listener_totals(
+    conn: &Connection,
+) -> Result<Vec<(ListenerId, crate::model::LoadBalancerId, String, StatsBase)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.id, l.load_balancer_id, coalesce(l.name, ''), coalesce(s.bytes_in, 0), \
+         coalesce(s.bytes_out, 0), coalesce(s.total_connections, 0) \
+         FROM listeners l LEFT JOIN listener_stats s ON s.listener_id = l.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            super::parse_col("listeners", &r.get::<_, String>(0)?)?,
+            super::parse_col("listeners", &r.get::<_, String>(1)?)?,
+            r.get::<_, String>(2)?,
+            StatsBase {
+                bytes_in: r.get::<_, i64>(3)? as u64,
+                bytes_out: r.get::<_, i64>(4)? as u64,
+                total_connections: r.get::<_, i64>(5)? as u64,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
