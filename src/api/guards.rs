@@ -100,3 +100,15 @@ impl<T> Patch<T> {
         }
     }
 }
+
+impl Patch<String> {
+    /// Validate a nullable text field of an update.
+    pub fn map_text(self, field: &str) -> Result<Patch<String>, ApiError> {
+        Ok(match self {
+            Patch::Value(v) => {
+                Patch::Value(super::validate::text(field, Some(v))?.unwrap_or_default())
+            }
+            other => other,
+        })
+    }
+}

@@ -300,13 +300,3 @@ async fn remove(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Status
         .await?;
     Ok(Status::Accepted)
 }
-
-impl Patch<String> {
-    /// Validate a nullable text field of an update.
-    pub fn map_text(self, field: &str) -> ApiResult<Patch<String>> {
-        Ok(match self {
-            Patch::Value(v) => Patch::Value(validate::text(field, Some(v))?.unwrap_or_default()),
-            other => other,
-        })
-    }
-}

@@ -90,15 +90,6 @@ pub fn requeue_running(conn: &Connection) -> Result<usize> {
     )?)
 }
 
-/// Number of open (pending or running) jobs.
-pub fn open_count(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT count(*) FROM jobs WHERE state IN ('pending', 'running')",
-        [],
-        |r| r.get(0),
-    )?)
-}
-
 /// Whether a load balancer has an open job.
 pub fn has_open(conn: &Connection, lb: LoadBalancerId) -> Result<bool> {
     Ok(conn
