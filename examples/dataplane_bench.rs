@@ -25,12 +25,17 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|a| a.parse())
         .collect::<Result<_, _>>()?;
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+    // The data plane runs on its own worker threads; this runtime only
+    // applies the spec and waits for Ctrl-C.
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(async move {
-            let dp = DataPlane::new(DataPlaneConfig::default(), Arc::new(MemberStates::new()));
+            let config = DataPlaneConfig {
+                workers: threads,
+                ..DataPlaneConfig::default()
+            };
+            let dp = DataPlane::new(config, Arc::new(MemberStates::new()))?;
             let member_specs: Vec<MemberSpec> = members
                 .iter()
                 .map(|a| MemberSpec {

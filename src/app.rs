@@ -67,10 +67,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
             member_connect_timeout: Duration::from_millis(
                 config.dataplane.member_connect_timeout_ms,
             ),
+            workers: config.dataplane.workers(),
             ..DataPlaneConfig::default()
         },
         Arc::clone(&members),
-    ));
+    )?);
     let kick = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::new());
     let shutdown = CancellationToken::new();

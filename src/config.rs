@@ -124,6 +124,21 @@ pub struct DataPlaneSection {
     pub drain_timeout_secs: u64,
     /// Connect timeout towards a member (milliseconds).
     pub member_connect_timeout_ms: u64,
+    /// Threads carrying proxied traffic; 0 is one per CPU.
+    pub workers: usize,
+}
+
+/// More data plane workers than this is a typo, not a machine.
+const MAX_WORKERS: usize = 256;
+
+impl DataPlaneSection {
+    /// The worker count to start: `workers`, or one per CPU when 0.
+    pub fn workers(&self) -> usize {
+        match self.workers {
+            0 => crate::dataplane::default_workers(),
+            n => n,
+        }
+    }
 }
 
 impl Default for Config {
@@ -178,6 +193,7 @@ impl Default for DataPlaneSection {
         Self {
             drain_timeout_secs: 5,
             member_connect_timeout_ms: 3000,
+            workers: 0,
         }
     }
 }
@@ -268,6 +284,12 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if self.dataplane.workers > MAX_WORKERS {
+            return Err(invalid(
+                "dataplane.workers".into(),
+                &format!("must be at most {MAX_WORKERS} (0 is one per CPU)"),
+            ));
+        }
         Ok(())
     }
 }
@@ -343,5 +365,17 @@ mod tests {
             assert_eq!(config.api.port, 2222);
             Ok(())
         });
+    }
+
+    #[test]
+    fn dataplane_workers_default_to_one_per_cpu_and_are_bounded() {
+        let config = load_in_jail("[dataplane]\nworkers = 3\n").unwrap();
+        assert_eq!(config.dataplane.workers(), 3);
+        assert_eq!(
+            Config::default().dataplane.workers(),
+            crate::dataplane::default_workers()
+        );
+        let err = load_in_jail("[dataplane]\nworkers = 100000\n").unwrap_err();
+        assert!(err.contains("dataplane.workers"), "{err}");
     }
 }

@@ -1023,13 +1023,16 @@ async fn an_http_client_that_sends_no_request_head_is_closed_after_the_header_ti
     let ip = vip(21);
     let port = free_port(ip);
     let member = http_member("m").await;
-    let dp = Arc::new(ballast::dataplane::DataPlane::new(
-        ballast::dataplane::DataPlaneConfig {
-            client_header_timeout: Duration::from_millis(300),
-            ..Default::default()
-        },
-        Arc::new(ballast::dataplane::MemberStates::new()),
-    ));
+    let dp = Arc::new(
+        ballast::dataplane::DataPlane::new(
+            ballast::dataplane::DataPlaneConfig {
+                client_header_timeout: Duration::from_millis(300),
+                ..Default::default()
+            },
+            Arc::new(ballast::dataplane::MemberStates::new()),
+        )
+        .expect("data plane workers start"),
+    );
     dp.apply(lb(
         ip,
         vec![listener(

@@ -16,6 +16,7 @@ use arc_swap::ArcSwap;
 use hyper::header::HeaderValue;
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_util::sync::CancellationToken;
@@ -28,6 +29,7 @@ use super::member_state::MemberState;
 use super::persistence::StickTable;
 use super::spec::{ListenerSpec, Persistence};
 use super::stats::{ActiveConnection, CountingIo, ListenerCounters};
+use super::workers;
 use crate::model::{ListenerId, MemberId};
 
 /// Listen backlog; clients over the connection_limit wait here.
@@ -45,6 +47,8 @@ pub(crate) struct Context {
     pub hard: CancellationToken,
     /// Re-encryption towards HTTPS members.
     pub member_tls: TlsConnector,
+    /// The data plane workers' runtimes; connections are spread over them.
+    pub workers: Vec<Handle>,
 }
 
 /// Counts live connection tasks; `wait_idle` returns when there are none.
@@ -96,6 +100,8 @@ pub(crate) struct ListenerShared {
     pub counters: Arc<ListenerCounters>,
     pub stick: StickTable,
     pub ctx: Arc<Context>,
+    /// Round-robin cursor over the workers for accepted connections.
+    pub next_worker: AtomicUsize,
 }
 
 /// How a listener serves its clients.
@@ -233,8 +239,9 @@ impl Drop for MemberLoad {
 }
 
 /// Bind a listening socket with SO_REUSEADDR (a restart finds the port free
-/// despite TIME_WAIT) and a deep backlog.
-pub(crate) fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+/// despite TIME_WAIT) and a deep backlog. It is registered with a reactor by
+/// the worker that accepts on it (`accept_loop`).
+pub(crate) fn bind(address: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(
         Domain::for_address(address),
         Type::STREAM,
@@ -244,15 +251,22 @@ pub(crate) fn bind(address: SocketAddr) -> io::Result<TcpListener> {
     socket.set_nonblocking(true)?;
     socket.bind(&address.into())?;
     socket.listen(BACKLOG)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// Accept until `cancel`; the socket closes when this returns.
 pub(crate) async fn accept_loop(
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     shared: Arc<ListenerShared>,
     cancel: CancellationToken,
 ) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(error) => {
+            warn!(listener_id = %shared.id, %error, "cannot register the listening socket");
+            return;
+        }
+    };
     loop {
         let limiter = shared.config.load().limiter.clone();
         // Take the permit before accepting, so a listener at its limit leaves
@@ -301,9 +315,38 @@ fn spawn_connection(
     let cfg = shared.config.load_full();
     let shared = shared.clone();
     let span = debug_span!("connection", listener_id = %shared.id, %peer);
-    tokio::spawn(
+    // Accepting on one socket and handing connections round-robin to the
+    // workers is HAProxy's model too: one wakeup per connection buys an even
+    // spread and keeps connection_limit exact (no per-worker backlogs).
+    let workers = &shared.ctx.workers;
+    let target = shared.next_worker.fetch_add(1, Ordering::Relaxed) % workers.len();
+    let worker = workers[target].clone();
+    // The accept loop runs on a worker; a socket handed to another one moves
+    // to that worker's reactor, so its readiness wakes no other thread.
+    let stream = if target == workers::current() {
+        Accepted::Here(stream)
+    } else {
+        match stream.into_std() {
+            Ok(std) => Accepted::Moved(std),
+            Err(error) => {
+                debug!(%error, "cannot hand the connection to a worker");
+                return;
+            }
+        }
+    };
+    worker.spawn(
         async move {
             let _held = (tracked, active, permit);
+            let stream = match stream {
+                Accepted::Here(stream) => stream,
+                Accepted::Moved(std) => match TcpStream::from_std(std) {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        debug!(%error, "cannot register the connection on its worker");
+                        return;
+                    }
+                },
+            };
             let hard = shared.ctx.hard.clone();
             tokio::select! {
                 _ = serve(shared, cfg, stream, peer) => {}
@@ -312,6 +355,14 @@ fn spawn_connection(
         }
         .instrument(span),
     );
+}
+
+/// An accepted client on its way to the worker that serves it.
+enum Accepted {
+    /// Already registered with the serving worker's reactor.
+    Here(TcpStream),
+    /// Deregistered; the serving worker registers it.
+    Moved(std::net::TcpStream),
 }
 
 async fn serve(

@@ -3,7 +3,9 @@
 //!
 //! A connection goes back to the idle list only after its response body was
 //! read to the end (see `http::MemberBody`); a checkout skips closed ones.
-//! The idle list is a short `Mutex<Vec<_>>` section: one push or pop.
+//! Each data plane worker has its own idle list, so a request borrows a
+//! connection whose task runs on its own thread (no cross-thread wakeups);
+//! a list is a short `Mutex<Vec<_>>` section, one push or pop, uncontended.
 
 use std::io;
 use std::net::SocketAddr;
@@ -18,6 +20,7 @@ use tokio_rustls::TlsConnector;
 use tracing::debug;
 
 use super::tls::member_server_name;
+use super::workers;
 
 /// Idle connections kept per member beyond which returned ones are closed.
 const MAX_IDLE: usize = 1024;
@@ -33,24 +36,36 @@ pub struct MemberPool {
     address: SocketAddr,
     tls: Option<TlsConnector>,
     connect_timeout: Duration,
-    idle: Mutex<Vec<Sender>>,
+    /// Idle connections by data plane worker.
+    idle: Box<[Mutex<Vec<Sender>>]>,
 }
 
 impl MemberPool {
-    /// An empty pool for `address`; `tls` re-encrypts towards the member.
-    pub fn new(address: SocketAddr, tls: Option<TlsConnector>, connect_timeout: Duration) -> Self {
+    /// An empty pool for `address` shared by `workers` data plane workers;
+    /// `tls` re-encrypts towards the member.
+    pub fn new(
+        address: SocketAddr,
+        tls: Option<TlsConnector>,
+        connect_timeout: Duration,
+        workers: usize,
+    ) -> Self {
         Self {
             address,
             tls,
             connect_timeout,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..workers.max(1)).map(|_| Mutex::default()).collect(),
         }
+    }
+
+    /// The idle list of the worker running the caller.
+    fn idle(&self) -> &Mutex<Vec<Sender>> {
+        &self.idle[workers::current() % self.idle.len()]
     }
 
     /// A ready idle connection, if any.
     pub async fn checkout(&self) -> Option<Sender> {
         loop {
-            let sender = self.idle.lock().ok()?.pop()?;
+            let sender = self.idle().lock().ok()?.pop()?;
             if sender.is_closed() {
                 continue;
             }
@@ -74,7 +89,7 @@ impl MemberPool {
         if sender.is_closed() {
             return;
         }
-        if let Ok(mut idle) = self.idle.lock()
+        if let Ok(mut idle) = self.idle().lock()
             && idle.len() < MAX_IDLE
         {
             idle.push(sender);
@@ -100,8 +115,10 @@ impl MemberPool {
 
     /// Drop every idle connection (member removed or data plane stopping).
     pub fn clear(&self) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.clear();
+        for idle in &self.idle {
+            if let Ok(mut idle) = idle.lock() {
+                idle.clear();
+            }
         }
     }
 }

@@ -9,7 +9,8 @@
 //! the swappable per-listener config; `tcp.rs` is the L4 relay; `http.rs` the
 //! HTTP/1.1 reverse proxy over `member_pool.rs` keep-alive connections;
 //! `tls.rs` terminates and re-encrypts; `balance/` picks members;
-//! `persistence.rs` keeps sessions on their member; `stats.rs` counts.
+//! `persistence.rs` keeps sessions on their member; `stats.rs` counts;
+//! `workers.rs` runs the data plane's own single-threaded runtimes.
 //!
 //! Applying a spec builds new immutable listener configs and swaps them in
 //! (arc-swap); the hot path never takes the apply lock.
@@ -24,10 +25,11 @@ pub mod spec;
 pub mod stats;
 mod tcp;
 mod tls;
+mod workers;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -50,6 +52,7 @@ use persistence::StickTable;
 pub use spec::*;
 use stats::ListenerCounters;
 pub use tls::member_connector as member_tls_connector;
+use workers::Workers;
 
 /// Why applying a spec failed.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,8 @@ pub struct DataPlaneConfig {
     /// HTTP: how long a client may take to send a request head, idle
     /// keep-alive time included, before its connection is closed.
     pub client_header_timeout: Duration,
+    /// Worker threads carrying the traffic (HAProxy's `nbthread`).
+    pub workers: usize,
 }
 
 impl Default for DataPlaneConfig {
@@ -94,8 +99,14 @@ impl Default for DataPlaneConfig {
             tls_handshake_timeout: Duration::from_secs(10),
             stick_table_idle: Duration::from_secs(30 * 60),
             client_header_timeout: Duration::from_secs(30),
+            workers: default_workers(),
         }
     }
+}
+
+/// One worker per CPU.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// One bound listener and its accept task.
@@ -145,18 +156,25 @@ pub struct DataPlane {
     /// Keep-alive member connections by (address, TLS), shared by listeners.
     member_pools: Mutex<HashMap<(SocketAddr, bool), Weak<MemberPool>>>,
     stopping: AtomicBool,
+    /// Which worker runs the next listener's accept loop.
+    next_acceptor: AtomicUsize,
+    /// Declared last: dropped after everything above, it stops the threads.
+    _workers: Workers,
 }
 
 impl DataPlane {
-    /// A data plane serving nothing yet. Call inside a tokio runtime.
-    pub fn new(config: DataPlaneConfig, members: Arc<MemberStates>) -> Self {
-        Self {
+    /// A data plane serving nothing yet, its worker threads started. Call
+    /// inside a tokio runtime (applies run on the caller's runtime).
+    pub fn new(config: DataPlaneConfig, members: Arc<MemberStates>) -> std::io::Result<Self> {
+        let workers = Workers::start(config.workers)?;
+        Ok(Self {
             ctx: Arc::new(Context {
                 config,
                 tracker: Arc::new(ConnTracker::default()),
                 drain: CancellationToken::new(),
                 hard: CancellationToken::new(),
                 member_tls: tls::member_connector(),
+                workers: workers.handles().to_vec(),
             }),
             members,
             serving: tokio::sync::Mutex::new(HashMap::new()),
@@ -164,7 +182,9 @@ impl DataPlane {
             counters: Mutex::new(HashMap::new()),
             member_pools: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
-        }
+            next_acceptor: AtomicUsize::new(0),
+            _workers: workers,
+        })
     }
 
     /// The member registry shared with the health checker.
@@ -256,10 +276,14 @@ impl DataPlane {
                 counters,
                 stick: StickTable::new(self.ctx.config.stick_table_idle),
                 ctx: self.ctx.clone(),
+                next_worker: AtomicUsize::new(0),
             });
             let cancel = CancellationToken::new();
             let span = info_span!("listener", listener_id = %l.id, %address);
-            let task = tokio::spawn(
+            let workers = &self.ctx.workers;
+            let acceptor = self.next_acceptor.fetch_add(1, Ordering::Relaxed) % workers.len();
+            // Bound here, registered by the worker that accepts on it.
+            let task = workers[acceptor].spawn(
                 listener::accept_loop(socket, shared.clone(), cancel.clone()).instrument(span),
             );
             info!(listener_id = %l.id, %address, protocol = %l.protocol, "listener accepting");
@@ -405,6 +429,7 @@ impl DataPlane {
             address,
             tls.then(|| self.ctx.member_tls.clone()),
             self.ctx.config.member_connect_timeout,
+            self.ctx.workers.len(),
         ));
         pools.insert((address, tls), Arc::downgrade(&pool));
         pool

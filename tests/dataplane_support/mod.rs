@@ -48,14 +48,17 @@ pub async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 /// A data plane with a fresh member registry.
 pub fn data_plane() -> Arc<DataPlane> {
-    Arc::new(DataPlane::new(
-        DataPlaneConfig {
-            drain_timeout: Duration::from_secs(2),
-            member_connect_timeout: Duration::from_secs(1),
-            ..DataPlaneConfig::default()
-        },
-        Arc::new(MemberStates::new()),
-    ))
+    Arc::new(
+        DataPlane::new(
+            DataPlaneConfig {
+                drain_timeout: Duration::from_secs(2),
+                member_connect_timeout: Duration::from_secs(1),
+                ..DataPlaneConfig::default()
+            },
+            Arc::new(MemberStates::new()),
+        )
+        .expect("data plane workers start"),
+    )
 }
 
 /// One member as the tests see it.
