@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Ballast data plane vs HAProxy on this machine, same worker threads, one run.
+# Ballast data plane vs HAProxy on this machine, same worker threads.
 #
 # Starts two bench members (examples/bench_member.rs), HAProxy (mode http and
 # mode tcp, round robin, X-Forwarded-* like Ballast) and Ballast's data plane
 # (examples/dataplane_bench.rs), drives each with wrk on loopback and prints
 # a table with Ballast/HAProxy ratios. Needs: haproxy, wrk, python3.
 #
-#   THREADS=1 DURATION=10s bench/dataplane.sh
+# Each measure runs ROUNDS times, HAProxy and Ballast back to back (the order
+# flips every round), so a slow patch of the machine hits both: the table
+# shows medians, and the ratio is the median of the per-round ratios. The
+# proxies' own CPU time per request (from /proc) is printed too: it does not
+# depend on how the kernel schedules wrk and the members around them.
+#
+#   THREADS=1 ROUNDS=5 DURATION=3s bench/dataplane.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 THREADS=${THREADS:-1}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-3s}
+ROUNDS=${ROUNDS:-5}
 # The hard fd limit here is 20000; HAProxy needs ~2 fds per maxconn.
 IDLE=${IDLE:-5000}
 M1=18101 M2=18102
@@ -77,15 +84,38 @@ wait_port() {
 for a in "127.0.0.1 $M1" "127.0.0.1 $M2" "$HA_VIP $HTTP_PORT" "$HA_VIP $TCP_PORT" \
          "$BA_VIP $HTTP_PORT" "$BA_VIP $TCP_PORT"; do wait_port $a; done
 
-# wrk → "req/s p99_ms transfer_MiB/s"
+# wrk → "req/s p99_ms transfer_MiB/s requests"
 run_wrk() { # conns url
     local out
     out=$(wrk -t1 -c"$1" -d"$DURATION" --latency "$2")
-    local rps p99 xfer
+    local rps p99 xfer n
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out")
     xfer=$(awk '/^Transfer\/sec/ {v=$2; if (v ~ /GB$/) {sub(/GB/,"",v); v=v*1024} else if (v ~ /MB$/) {sub(/MB/,"",v)} else if (v ~ /KB$/) {sub(/KB/,"",v); v=v/1024}; print v}' <<<"$out")
-    echo "$rps $p99 $xfer"
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    echo "$rps $p99 $xfer $n"
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# One wrk run against one proxy, appended to $WORK/runs as
+# "measure proxy round req/s p99_ms MiB/s cpu_us_per_request".
+measure_one() { # measure proxy round pid conns url
+    local t0 t1 rps p99 xfer n
+    t0=$(cpu_ticks "$4")
+    read -r rps p99 xfer n <<<"$(run_wrk "$5" "$6")"
+    t1=$(cpu_ticks "$4")
+    local tick_us=$((1000000 / $(getconf CLK_TCK)))
+    echo "$1 $2 $3 $rps $p99 $xfer $(awk -v t=$((t1 - t0)) -v n="$n" -v u="$tick_us" 'BEGIN {printf "%.2f", (n > 0) ? t * u / n : 0}')" >> "$WORK/runs"
+}
+measure() { # measure conns path port
+    for r in $(seq "$ROUNDS"); do
+        if (( r % 2 )); then
+            measure_one "$1" haproxy "$r" $HA_PID "$2" "http://$HA_VIP:$4$3"
+            measure_one "$1" ballast "$r" $BA_PID "$2" "http://$BA_VIP:$4$3"
+        else
+            measure_one "$1" ballast "$r" $BA_PID "$2" "http://$BA_VIP:$4$3"
+            measure_one "$1" haproxy "$r" $HA_PID "$2" "http://$HA_VIP:$4$3"
+        fi
+    done
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 idle_rss() { # pid host port → KiB per idle connection
@@ -100,26 +130,45 @@ idle_rss() { # pid host port → KiB per idle connection
     awk -v a="$after" -v b="$before" -v n="$IDLE" 'BEGIN {printf "%.1f", (a-b)/n}'
 }
 
-ratio() { awk -v b="$1" -v h="$2" 'BEGIN { if (h > 0) printf "%.2f", b/h; else print "-" }'; }
-
-echo "threads=$THREADS duration=$DURATION (one run; only ratios within a run count)"
-read -r direct _ _ <<<"$(run_wrk 50 http://127.0.0.1:$M1/)"
+echo "threads=$THREADS rounds=$ROUNDS duration=$DURATION per run"
+read -r direct _ _ _ <<<"$(run_wrk 50 http://127.0.0.1:$M1/)"
 printf "direct to one member, 50 conns: %s req/s\n\n" "$direct"
-printf "%-34s %12s %12s %8s\n" "measure" "haproxy" "ballast" "ratio"
-row() { printf "%-34s %12s %12s %8s\n" "$1" "$2" "$3" "$(ratio "$3" "$2")"; }
 
-for c in 50 200; do
-    read -r h_rps h_p99 _ <<<"$(run_wrk $c http://$HA_VIP:$HTTP_PORT/)"
-    read -r b_rps b_p99 _ <<<"$(run_wrk $c http://$BA_VIP:$HTTP_PORT/)"
-    row "HTTP keep-alive req/s, $c conns" "$h_rps" "$b_rps"
-    row "HTTP p99 ms, $c conns (lower=better)" "$h_p99" "$b_p99"
-done
-read -r h_rps _ _ <<<"$(run_wrk 50 http://$HA_VIP:$TCP_PORT/)"
-read -r b_rps _ _ <<<"$(run_wrk 50 http://$BA_VIP:$TCP_PORT/)"
-row "TCP-mode req/s, 50 conns" "$h_rps" "$b_rps"
-read -r _ _ h_x <<<"$(run_wrk 10 http://$HA_VIP:$HTTP_PORT/big)"
-read -r _ _ b_x <<<"$(run_wrk 10 http://$BA_VIP:$HTTP_PORT/big)"
-row "1 MiB bodies, MiB/s, 10 conns" "$h_x" "$b_x"
+: > "$WORK/runs"
+measure "HTTP-50" 50 / $HTTP_PORT
+measure "HTTP-200" 200 / $HTTP_PORT
+measure "TCP-50" 50 / $TCP_PORT
+measure "BIG-10" 10 /big $HTTP_PORT
 h_idle=$(idle_rss $HA_PID $HA_VIP $HTTP_PORT)
 b_idle=$(idle_rss $BA_PID $BA_VIP $HTTP_PORT)
-row "KiB RSS per idle conn (lower=better)" "$h_idle" "$b_idle"
+
+python3 - "$WORK/runs" "$h_idle" "$b_idle" <<'PY'
+import sys
+from collections import defaultdict
+from statistics import median
+
+runs = defaultdict(dict)  # (measure, round) -> proxy -> (rps, p99, xfer, cpu)
+for line in open(sys.argv[1]):
+    m, proxy, rnd, rps, p99, xfer, cpu = line.split()
+    runs[(m, rnd)][proxy] = tuple(map(float, (rps, p99, xfer, cpu)))
+
+def row(label, m, field, fmt="{:.0f}"):
+    pairs = [v for (mm, _), v in runs.items() if mm == m and len(v) == 2]
+    h = median(p["haproxy"][field] for p in pairs)
+    b = median(p["ballast"][field] for p in pairs)
+    ratio = median(p["ballast"][field] / p["haproxy"][field]
+                   for p in pairs if p["haproxy"][field] > 0)
+    print(f"{label:38} {fmt.format(h):>10} {fmt.format(b):>10} {ratio:8.2f}")
+
+print(f"{'measure (median of rounds)':38} {'haproxy':>10} {'ballast':>10} {'ratio':>8}")
+RPS, P99, XFER, CPU = range(4)
+for conns in (50, 200):
+    row(f"HTTP keep-alive req/s, {conns} conns", f"HTTP-{conns}", RPS)
+    row(f"HTTP p99 ms, {conns} conns (lower=better)", f"HTTP-{conns}", P99, "{:.2f}")
+    row(f"HTTP CPU us/request, {conns} conns (lower)", f"HTTP-{conns}", CPU, "{:.1f}")
+row("TCP-mode req/s, 50 conns", "TCP-50", RPS)
+row("TCP-mode CPU us/request (lower=better)", "TCP-50", CPU, "{:.1f}")
+row("1 MiB bodies, MiB/s, 10 conns", "BIG-10", XFER)
+h, b = float(sys.argv[2]), float(sys.argv[3])
+print(f"{'KiB RSS per idle conn (lower=better)':38} {h:>10.1f} {b:>10.1f} {b / h if h else 0:8.2f}")
+PY

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
+use super::io::Coalescing;
 use super::tls::member_server_name;
 use super::workers;
 
@@ -128,7 +129,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, conn) = http1::Builder::new()
-        .handshake(TokioIo::new(stream))
+        .handshake(TokioIo::new(Coalescing(stream)))
         .await
         .map_err(io::Error::other)?;
     tokio::spawn(async move {

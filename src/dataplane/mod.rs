@@ -17,6 +17,7 @@
 
 pub mod balance;
 mod http;
+mod io;
 mod listener;
 mod member_pool;
 pub mod member_state;

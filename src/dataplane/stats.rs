@@ -126,7 +126,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingIo<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        let poll = super::io::poll_write_vectored(Pin::new(&mut self.inner), cx, bufs);
         if let Poll::Ready(Ok(n)) = poll {
             self.counters
                 .bytes_out
@@ -136,7 +136,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingIo<S> {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        // Large vectored writes still reach the socket as writev.
+        true
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
