@@ -1071,3 +1071,95 @@ async fn an_http_client_that_sends_no_request_head_is_closed_after_the_header_ti
         "closed too early"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_member_connection_is_reused_then_closed_once_idle() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // A raw member: reports, per connection, how many requests it served
+    // once the proxy closes that connection.
+    let member = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = member.local_addr().unwrap();
+    let (closed_tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = member.accept().await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let closed_tx = closed_tx.clone();
+            tokio::spawn(async move {
+                let (mut served, mut pending, mut chunk) = (0, Vec::new(), [0u8; 4096]);
+                loop {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    pending.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        pending.drain(..end + 4);
+                        served += 1;
+                        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                            .await
+                            .unwrap();
+                    }
+                }
+                closed_tx.send(served).unwrap();
+            });
+        }
+    });
+
+    let ip = vip(22);
+    let port = free_port(ip);
+    let dp = Arc::new(
+        ballast::dataplane::DataPlane::new(
+            ballast::dataplane::DataPlaneConfig {
+                member_idle_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
+            Arc::new(ballast::dataplane::MemberStates::new()),
+        )
+        .expect("data plane workers start"),
+    );
+    let spec = ballast::dataplane::MemberSpec {
+        id: ballast::model::MemberId::new(),
+        address,
+        weight: 1,
+    };
+    dp.apply(lb(
+        ip,
+        vec![listener(
+            Protocol::Http,
+            port,
+            Some(pool(
+                Protocol::Http,
+                LbAlgorithm::RoundRobin,
+                None,
+                vec![spec],
+            )),
+        )],
+    ))
+    .await
+    .unwrap();
+    let c = http_client(None);
+    for _ in 0..2 {
+        let resp = c.get(format!("http://{ip}:{port}/")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.unwrap(), "ok");
+    }
+    let served = tokio::time::timeout(DEADLINE, closed.recv())
+        .await
+        .expect("the idle member connection is closed by the proxy")
+        .unwrap();
+    assert_eq!(
+        served, 2,
+        "both requests went over one kept-alive connection"
+    );
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "no second member connection"
+    );
+}

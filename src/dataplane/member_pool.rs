@@ -6,10 +6,17 @@
 //! Each data plane worker has its own idle list, so a request borrows a
 //! connection whose task runs on its own thread (no cross-thread wakeups);
 //! a list is a short `Mutex<Vec<_>>` section, one push or pop, uncontended.
+//!
+//! Idle connections expire: the data plane calls `expire_idle` every half
+//! idle timeout, which advances the pool's epoch and closes connections
+//! returned two or more epochs ago (unused for between a half and a whole
+//! idle timeout), so a burst does not leave members holding sockets forever.
+//! No clock is read on the hot path: a checkin stamps the current epoch.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -37,8 +44,16 @@ pub struct MemberPool {
     address: SocketAddr,
     tls: Option<TlsConnector>,
     connect_timeout: Duration,
-    /// Idle connections by data plane worker.
-    idle: Box<[Mutex<Vec<Sender>>]>,
+    /// Idle connections by data plane worker, oldest first.
+    idle: Box<[Mutex<Vec<Idle>>]>,
+    /// Advanced by `expire_idle`; stamps checkins.
+    epoch: AtomicU64,
+}
+
+/// A connection waiting in a pool, with the epoch it came back in.
+struct Idle {
+    sender: Sender,
+    epoch: u64,
 }
 
 impl MemberPool {
@@ -55,18 +70,19 @@ impl MemberPool {
             tls,
             connect_timeout,
             idle: (0..workers.max(1)).map(|_| Mutex::default()).collect(),
+            epoch: AtomicU64::new(0),
         }
     }
 
     /// The idle list of the worker running the caller.
-    fn idle(&self) -> &Mutex<Vec<Sender>> {
+    fn idle(&self) -> &Mutex<Vec<Idle>> {
         &self.idle[workers::current() % self.idle.len()]
     }
 
     /// A ready idle connection, if any.
     pub async fn checkout(&self) -> Option<Sender> {
         loop {
-            let sender = self.idle().lock().ok()?.pop()?;
+            let sender = self.idle().lock().ok()?.pop()?.sender;
             if sender.is_closed() {
                 continue;
             }
@@ -93,7 +109,8 @@ impl MemberPool {
         if let Ok(mut idle) = self.idle().lock()
             && idle.len() < MAX_IDLE
         {
-            idle.push(sender);
+            let epoch = self.epoch.load(Ordering::Relaxed);
+            idle.push(Idle { sender, epoch });
         }
     }
 
@@ -112,6 +129,24 @@ impl MemberPool {
                 handshake(tls).await
             }
         }
+    }
+
+    /// Start a new epoch and close the connections idle since two epochs
+    /// ago; returns how many were closed.
+    pub fn expire_idle(&self) -> usize {
+        let now = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut closed = 0;
+        for idle in &self.idle {
+            let expired: Vec<Idle> = match idle.lock() {
+                Ok(mut idle) => {
+                    let stale = idle.partition_point(|c| c.epoch + 2 <= now);
+                    idle.drain(..stale).collect()
+                }
+                Err(_) => continue,
+            };
+            closed += expired.len();
+        }
+        closed
     }
 
     /// Drop every idle connection (member removed or data plane stopping).

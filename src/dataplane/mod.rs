@@ -40,7 +40,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::model::{ListenerId, ListenerStats, LoadBalancerId, Protocol};
 use balance::{Candidate, Selector, member_cookie_key};
@@ -90,6 +90,9 @@ pub struct DataPlaneConfig {
     pub client_header_timeout: Duration,
     /// Worker threads carrying the traffic (HAProxy's `nbthread`).
     pub workers: usize,
+    /// A kept-alive member connection unused for this long (at most) is
+    /// closed.
+    pub member_idle_timeout: Duration,
 }
 
 impl Default for DataPlaneConfig {
@@ -101,6 +104,7 @@ impl Default for DataPlaneConfig {
             stick_table_idle: Duration::from_secs(30 * 60),
             client_header_timeout: Duration::from_secs(30),
             workers: default_workers(),
+            member_idle_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -144,6 +148,33 @@ struct Served {
     specs: HashMap<LoadBalancerId, LoadBalancerSpec>,
 }
 
+/// Member connection pools by (address, TLS); a pool lives while a listener
+/// config refers to it.
+type MemberPools = Mutex<HashMap<(SocketAddr, bool), Weak<MemberPool>>>;
+
+/// Close idle member connections every half idle timeout until the data
+/// plane is gone.
+async fn expire_idle_member_connections(pools: Weak<MemberPools>, idle_timeout: Duration) {
+    let mut tick = tokio::time::interval((idle_timeout / 2).max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(pools) = pools.upgrade() else { return };
+        let live: Vec<Arc<MemberPool>> = pools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        drop(pools);
+        let closed: usize = live.iter().map(|p| p.expire_idle()).sum();
+        if closed > 0 {
+            debug!(closed, "idle member connections closed");
+        }
+    }
+}
+
 /// Handle to the data plane; cheap to share behind an `Arc`.
 pub struct DataPlane {
     ctx: Arc<Context>,
@@ -155,7 +186,7 @@ pub struct DataPlane {
     /// listener seeds from `stats_base` once and never goes backwards.
     counters: Mutex<HashMap<ListenerId, Arc<ListenerCounters>>>,
     /// Keep-alive member connections by (address, TLS), shared by listeners.
-    member_pools: Mutex<HashMap<(SocketAddr, bool), Weak<MemberPool>>>,
+    member_pools: Arc<MemberPools>,
     stopping: AtomicBool,
     /// Which worker runs the next listener's accept loop.
     next_acceptor: AtomicUsize,
@@ -168,6 +199,11 @@ impl DataPlane {
     /// inside a tokio runtime (applies run on the caller's runtime).
     pub fn new(config: DataPlaneConfig, members: Arc<MemberStates>) -> std::io::Result<Self> {
         let workers = Workers::start(config.workers)?;
+        let member_pools = Arc::new(MemberPools::default());
+        workers.handles()[0].spawn(expire_idle_member_connections(
+            Arc::downgrade(&member_pools),
+            config.member_idle_timeout,
+        ));
         Ok(Self {
             ctx: Arc::new(Context {
                 config,
@@ -181,7 +217,7 @@ impl DataPlane {
             serving: tokio::sync::Mutex::new(HashMap::new()),
             served: RwLock::new(Served::default()),
             counters: Mutex::new(HashMap::new()),
-            member_pools: Mutex::new(HashMap::new()),
+            member_pools,
             stopping: AtomicBool::new(false),
             next_acceptor: AtomicUsize::new(0),
             _workers: workers,
