@@ -11,7 +11,9 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -24,6 +26,7 @@ use hyper::service::service_fn;
 use hyper::{HeaderMap, Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Notify;
 use tracing::debug;
 
 use super::balance::Tried;
@@ -41,12 +44,19 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 /// connections plus distinct members).
 const MAX_ATTEMPTS: usize = 6;
 
+/// On drain, how long a connection that has not sent its first request yet
+/// gets to send it.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
 /// Per client connection state the service reads on each request.
 struct ClientConn {
     shared: Arc<ListenerShared>,
     ip: IpAddr,
     /// The client address as an `X-Forwarded-For` element.
     ip_value: HeaderValue,
+    /// Set (and `first_request` notified) when the first request arrives.
+    started: AtomicBool,
+    first_request: Notify,
 }
 
 /// Serve HTTP/1.1 on one client connection until it closes, draining
@@ -63,9 +73,16 @@ where
         shared,
         ip,
         ip_value,
+        started: AtomicBool::new(false),
+        first_request: Notify::new(),
     });
+    let this = client.clone();
     let service = service_fn(move |req| {
         let client = client.clone();
+        if !client.started.load(Ordering::Relaxed) {
+            client.started.store(true, Ordering::Relaxed);
+            client.first_request.notify_one();
+        }
         async move { Ok::<_, Infallible>(proxy(&client, req).await) }
     });
     let conn = http1::Builder::new()
@@ -85,6 +102,21 @@ where
             }
         }
         _ = drain.cancelled() => {
+            if !this.started.load(Ordering::Relaxed) {
+                // Accepted just before the drain: the client has likely
+                // written its request already. Answer it (with
+                // `Connection: close`) instead of cutting the connection.
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(error) = r {
+                            debug!(%error, "client connection ended with an error while draining");
+                        }
+                        return;
+                    }
+                    _ = this.first_request.notified() => {}
+                    _ = tokio::time::sleep(FIRST_REQUEST_GRACE) => {}
+                }
+            }
             conn.as_mut().graceful_shutdown();
             if let Err(error) = conn.await {
                 debug!(%error, "client connection ended with an error while draining");

@@ -34,7 +34,11 @@ use super::workers;
 const MAX_IDLE: usize = 1024;
 
 /// How long a checkout waits for a just-returned connection to become ready.
-const READY_GRACE: Duration = Duration::from_millis(20);
+/// Its task normally gets there within microseconds (it only has to run once
+/// after the response ended); only a connection still streaming a request
+/// body its member did not wait for stays busy. Generous, so a worker
+/// starved by the OS for a moment does not churn connections.
+const READY_GRACE: Duration = Duration::from_millis(250);
 
 /// A request sender on a member connection.
 pub type Sender = SendRequest<Incoming>;
