@@ -165,7 +165,9 @@ async fn proxy(client: &ClientConn, mut req: Request<Incoming>) -> Response<Prox
         let reused = pooled.is_some();
         let mut sender = match pooled {
             Some(s) => s,
-            None => match member.conns.connect().await {
+            // Boxed: connecting (TCP, maybe TLS) is rare with keep-alive and
+            // its future is large; inline it would be moved with every request.
+            None => match Box::pin(member.conns.connect()).await {
                 Ok(s) => s,
                 Err(error) => {
                     member.state.report_connect_failure();

@@ -99,7 +99,10 @@ impl MemberPool {
             // concurrency); one still busy after the grace period (its request
             // body still streaming) is dropped.
             let mut sender = sender;
-            if let Ok(Ok(())) = tokio::time::timeout(READY_GRACE, sender.ready()).await {
+            // Boxed: the timer is rarely needed, and inline it would grow
+            // every request's future (moved whole into hyper per request).
+            let ready = Box::pin(tokio::time::timeout(READY_GRACE, sender.ready()));
+            if let Ok(Ok(())) = ready.await {
                 return Some(sender);
             }
         }
