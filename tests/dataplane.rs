@@ -817,21 +817,7 @@ async fn forwarded_headers_are_added_and_x_forwarded_for_appended() {
     let port = free_port(ip);
     let m = http_member("fw").await;
     let dp = data_plane();
-    dp.apply(lb(
-        ip,
-        vec![listener(
-            Protocol::Http,
-            port,
-            Some(pool(
-                Protocol::Http,
-                LbAlgorithm::RoundRobin,
-                None,
-                vec![m.spec(1)],
-            )),
-        )],
-    ))
-    .await
-    .unwrap();
+    serve_http(&dp, ip, port, vec![m.spec(1)]).await;
     let c = http_client(Some(IpAddr::from([127, 0, 16, 9])));
     let body = c
         .get(format!("http://{ip}:{port}/headers"))
@@ -859,21 +845,7 @@ async fn websocket_style_upgrades_pass_through() {
     let port = free_port(ip);
     let m = http_member("ws").await;
     let dp = data_plane();
-    dp.apply(lb(
-        ip,
-        vec![listener(
-            Protocol::Http,
-            port,
-            Some(pool(
-                Protocol::Http,
-                LbAlgorithm::RoundRobin,
-                None,
-                vec![m.spec(1)],
-            )),
-        )],
-    ))
-    .await
-    .unwrap();
+    serve_http(&dp, ip, port, vec![m.spec(1)]).await;
     let mut s = TcpStream::connect((ip, port)).await.unwrap();
     s.write_all(b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
         .await
@@ -985,21 +957,7 @@ async fn shutdown_stops_accepting_and_lets_in_flight_requests_finish() {
     let port = free_port(ip);
     let m = http_member("dr").await;
     let dp = data_plane();
-    dp.apply(lb(
-        ip,
-        vec![listener(
-            Protocol::Http,
-            port,
-            Some(pool(
-                Protocol::Http,
-                LbAlgorithm::RoundRobin,
-                None,
-                vec![m.spec(1)],
-            )),
-        )],
-    ))
-    .await
-    .unwrap();
+    serve_http(&dp, ip, port, vec![m.spec(1)]).await;
     let c = http_client(None);
     let url = format!("http://{ip}:{port}/slow/500");
     let in_flight = tokio::spawn(async move { c.get(&url).send().await.unwrap().text().await });
@@ -1016,38 +974,17 @@ async fn shutdown_stops_accepting_and_lets_in_flight_requests_finish() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_client_that_sends_no_request_head_is_closed_after_the_header_timeout() {
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
     use tokio::io::AsyncReadExt;
 
     let ip = vip(21);
     let port = free_port(ip);
     let member = http_member("m").await;
-    let dp = Arc::new(
-        ballast::dataplane::DataPlane::new(
-            ballast::dataplane::DataPlaneConfig {
-                client_header_timeout: Duration::from_millis(300),
-                ..Default::default()
-            },
-            Arc::new(ballast::dataplane::MemberStates::new()),
-        )
-        .expect("data plane workers start"),
-    );
-    dp.apply(lb(
-        ip,
-        vec![listener(
-            Protocol::Http,
-            port,
-            Some(pool(
-                Protocol::Http,
-                LbAlgorithm::RoundRobin,
-                None,
-                vec![member.spec(1)],
-            )),
-        )],
-    ))
-    .await
-    .unwrap();
+    let dp = data_plane_with(ballast::dataplane::DataPlaneConfig {
+        client_header_timeout: Duration::from_millis(300),
+        ..test_config()
+    });
+    serve_http(&dp, ip, port, vec![member.spec(1)]).await;
     // Half a request head, then silence.
     let mut client = tokio::net::TcpStream::connect((ip, port)).await.unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut client, b"GET / HTTP/1.1\r\nHost: x\r\n")
@@ -1113,36 +1050,16 @@ async fn a_kept_alive_member_connection_is_reused_then_closed_once_idle() {
 
     let ip = vip(22);
     let port = free_port(ip);
-    let dp = Arc::new(
-        ballast::dataplane::DataPlane::new(
-            ballast::dataplane::DataPlaneConfig {
-                member_idle_timeout: Duration::from_secs(1),
-                ..Default::default()
-            },
-            Arc::new(ballast::dataplane::MemberStates::new()),
-        )
-        .expect("data plane workers start"),
-    );
+    let dp = data_plane_with(ballast::dataplane::DataPlaneConfig {
+        member_idle_timeout: Duration::from_secs(1),
+        ..test_config()
+    });
     let spec = ballast::dataplane::MemberSpec {
         id: ballast::model::MemberId::new(),
         address,
         weight: 1,
     };
-    dp.apply(lb(
-        ip,
-        vec![listener(
-            Protocol::Http,
-            port,
-            Some(pool(
-                Protocol::Http,
-                LbAlgorithm::RoundRobin,
-                None,
-                vec![spec],
-            )),
-        )],
-    ))
-    .await
-    .unwrap();
+    serve_http(&dp, ip, port, vec![spec]).await;
     let c = http_client(None);
     for _ in 0..2 {
         let resp = c.get(format!("http://{ip}:{port}/")).send().await.unwrap();

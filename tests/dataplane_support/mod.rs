@@ -48,17 +48,31 @@ pub async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 /// A data plane with a fresh member registry.
 pub fn data_plane() -> Arc<DataPlane> {
+    data_plane_with(test_config())
+}
+
+/// The tests' data plane tunables: short drain and connect timeouts.
+pub fn test_config() -> DataPlaneConfig {
+    DataPlaneConfig {
+        drain_timeout: Duration::from_secs(2),
+        member_connect_timeout: Duration::from_secs(1),
+        ..DataPlaneConfig::default()
+    }
+}
+
+/// A data plane with its own tunables and member registry.
+pub fn data_plane_with(config: DataPlaneConfig) -> Arc<DataPlane> {
     Arc::new(
-        DataPlane::new(
-            DataPlaneConfig {
-                drain_timeout: Duration::from_secs(2),
-                member_connect_timeout: Duration::from_secs(1),
-                ..DataPlaneConfig::default()
-            },
-            Arc::new(MemberStates::new()),
-        )
-        .expect("data plane workers start"),
+        DataPlane::new(config, Arc::new(MemberStates::new())).expect("data plane workers start"),
     )
+}
+
+/// Serve one HTTP listener on `ip:port`, round robin over `members`.
+pub async fn serve_http(dp: &DataPlane, ip: IpAddr, port: u16, members: Vec<MemberSpec>) {
+    let pool = pool(Protocol::Http, LbAlgorithm::RoundRobin, None, members);
+    dp.apply(lb(ip, vec![listener(Protocol::Http, port, Some(pool))]))
+        .await
+        .unwrap();
 }
 
 /// One member as the tests see it.
