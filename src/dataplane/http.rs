@@ -282,6 +282,13 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
 
 /// Remove hop-by-hop headers, including those the `Connection` header names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names (comparisons of
+    // well-known names are cheap) instead of five hashed lookups.
+    if !headers.keys().any(|k| {
+        k == CONNECTION || k == KEEP_ALIVE || k == PROXY_CONNECTION || k == TE || k == TRAILER
+    }) {
+        return;
+    }
     if headers.contains_key(CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(CONNECTION)
@@ -430,6 +437,23 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn each_hop_by_hop_header_alone_is_stripped_and_others_kept() {
+        for name in [CONNECTION, KEEP_ALIVE, PROXY_CONNECTION, TE, TRAILER] {
+            let mut h = HeaderMap::new();
+            h.insert("x-kept", HeaderValue::from_static("1"));
+            h.insert(name.clone(), HeaderValue::from_static("x"));
+            strip_hop_by_hop(&mut h);
+            assert_eq!(h.len(), 1, "{name} was not stripped");
+            assert!(h.contains_key("x-kept"));
+        }
+        let mut h = HeaderMap::new();
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        h.insert(hyper::header::HOST, HeaderValue::from_static("a"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2);
     }
 
     #[test]
