@@ -840,6 +840,30 @@ async fn forwarded_headers_are_added_and_x_forwarded_for_appended() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_half_closes_after_its_request_still_gets_the_response() {
+    let ip = vip(23);
+    let port = free_port(ip);
+    let m = http_member("hc").await;
+    let dp = data_plane();
+    serve_http(&dp, ip, port, vec![m.spec(1)]).await;
+    let mut s = TcpStream::connect((ip, port)).await.unwrap();
+    // The member takes 50 ms, so the proxy sees the client's FIN while the
+    // request is in flight.
+    s.write_all(b"GET /slow/50 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    s.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+        .await
+        .expect("the proxy closes once the response is out")
+        .unwrap();
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(got.ends_with("\r\n\r\nhc"), "{got}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_style_upgrades_pass_through() {
     let ip = vip(17);
     let port = free_port(ip);

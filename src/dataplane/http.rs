@@ -86,6 +86,12 @@ where
         async move { Ok::<_, Infallible>(proxy(&client, req).await) }
     });
     let conn = http1::Builder::new()
+        // A client may shut down its sending side once the request is out
+        // and still get the response (HAProxy's default too). It also keeps
+        // hyper from probing the socket for EOF while a request is in
+        // flight, a read that made it allocate a fresh 8 KiB read buffer per
+        // request (the old one still held the request's headers).
+        .half_close(true)
         // A client gets this long to send a request head, idle keep-alive
         // time included: slow-header clients and forgotten keep-alive
         // connections are closed instead of holding memory and a
