@@ -864,6 +864,35 @@ async fn a_client_that_half_closes_after_its_request_still_gets_the_response() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_parked_before_their_first_byte_are_served_once_they_speak() {
+    let ip = vip(24);
+    let port = free_port(ip);
+    let m = http_member("pk").await;
+    let dp = data_plane();
+    serve_http(&dp, ip, port, vec![m.spec(1)]).await;
+    // Connections that have not sent anything yet wait without HTTP state
+    // (see bench/dataplane.sh for their memory); each is served normally
+    // once it sends its request, in any order.
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        idle.push(TcpStream::connect((ip, port)).await.unwrap());
+    }
+    for mut s in idle.into_iter().rev() {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+            .await
+            .expect("answered and closed")
+            .unwrap();
+        let got = String::from_utf8_lossy(&got);
+        assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+        assert!(got.ends_with("\r\n\r\npk"), "{got}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_style_upgrades_pass_through() {
     let ip = vip(17);
     let port = free_port(ip);
@@ -1027,6 +1056,19 @@ async fn an_http_client_that_sends_no_request_head_is_closed_after_the_header_ti
             "a half-sent request was served"
         ),
     }
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed too early"
+    );
+
+    // A client that sends nothing at all waits without HTTP state, and is
+    // closed after the same timeout.
+    let mut silent = tokio::net::TcpStream::connect((ip, port)).await.unwrap();
+    let started = Instant::now();
+    let read = tokio::time::timeout(DEADLINE, silent.read(&mut buf))
+        .await
+        .expect("the proxy closes a silent client instead of waiting forever");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
     assert!(
         started.elapsed() >= Duration::from_millis(250),
         "closed too early"

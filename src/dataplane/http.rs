@@ -26,6 +26,7 @@ use hyper::service::service_fn;
 use hyper::{HeaderMap, Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tracing::debug;
 
@@ -57,6 +58,24 @@ struct ClientConn {
     /// Set (and `first_request` notified) when the first request arrives.
     started: AtomicBool,
     first_request: Notify,
+}
+
+/// Wait until a new client sends its first bytes (a request head or a TLS
+/// hello), holding no protocol state meanwhile: a connection that sits idle
+/// costs its task only, not hyper's (or rustls's) buffers. False when it
+/// sent nothing within the header timeout, or within the first-request grace
+/// once draining.
+pub(crate) async fn client_spoke(shared: &ListenerShared, stream: &TcpStream) -> bool {
+    // A peek, not `readable()`: tokio reports a new socket readable before
+    // the first read has found it empty.
+    let spoke = || async { matches!(stream.peek(&mut [0u8; 1]).await, Ok(n) if n > 0) };
+    let timeout = shared.ctx.config.client_header_timeout;
+    tokio::select! {
+        r = tokio::time::timeout(timeout, spoke()) => r.unwrap_or(false),
+        _ = shared.ctx.drain.cancelled() => tokio::time::timeout(FIRST_REQUEST_GRACE, spoke())
+            .await
+            .unwrap_or(false),
+    }
 }
 
 /// Serve HTTP/1.1 on one client connection until it closes, draining

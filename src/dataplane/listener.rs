@@ -371,6 +371,22 @@ async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
 ) {
+    if !matches!(cfg.mode, Mode::Tcp) && !super::http::client_spoke(&shared, &stream).await {
+        debug!("closed before sending anything");
+        return;
+    }
+    // Boxed: the protocol state (hyper's connection, a TLS session, the
+    // relay) is kilobytes, allocated only once the client spoke, so the task
+    // of an idle connection stays small.
+    Box::pin(serve_protocol(shared, cfg, stream, peer)).await
+}
+
+async fn serve_protocol(
+    shared: Arc<ListenerShared>,
+    cfg: Arc<ListenerConfig>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
     match &cfg.mode {
         Mode::Tcp => super::tcp::relay(shared.clone(), cfg.clone(), stream, peer).await,
         Mode::Http => {
