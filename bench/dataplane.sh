@@ -134,13 +134,15 @@ echo "threads=$THREADS rounds=$ROUNDS duration=$DURATION per run"
 read -r direct _ _ _ <<<"$(run_wrk 50 http://127.0.0.1:$M1/)"
 printf "direct to one member, 50 conns: %s req/s\n\n" "$direct"
 
+# Idle connections first, while neither proxy's heap holds memory freed by
+# the load runs (reused memory would not show in RSS).
+h_idle=$(idle_rss $HA_PID $HA_VIP $HTTP_PORT)
+b_idle=$(idle_rss $BA_PID $BA_VIP $HTTP_PORT)
 : > "$WORK/runs"
 measure "HTTP-50" 50 / $HTTP_PORT
 measure "HTTP-200" 200 / $HTTP_PORT
 measure "TCP-50" 50 / $TCP_PORT
 measure "BIG-10" 10 /big $HTTP_PORT
-h_idle=$(idle_rss $HA_PID $HA_VIP $HTTP_PORT)
-b_idle=$(idle_rss $BA_PID $BA_VIP $HTTP_PORT)
 
 python3 - "$WORK/runs" "$h_idle" "$b_idle" <<'PY'
 import sys
