@@ -20,6 +20,8 @@ use tokio::runtime::Handle;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_util::sync::CancellationToken;
+
+use super::signal::StopSignal;
 use tracing::{Instrument, debug, debug_span, warn};
 
 use super::DataPlaneConfig;
@@ -42,9 +44,9 @@ pub(crate) struct Context {
     pub tracker: Arc<ConnTracker>,
     /// Cancelled when shutdown starts draining: HTTP connections finish the
     /// request in flight and close.
-    pub drain: CancellationToken,
+    pub drain: StopSignal,
     /// Cancelled when the drain time is up: every connection task ends.
-    pub hard: CancellationToken,
+    pub hard: StopSignal,
     /// Re-encryption towards HTTPS members.
     pub member_tls: TlsConnector,
     /// The data plane workers' runtimes; connections are spread over them.

@@ -22,6 +22,7 @@ mod listener;
 mod member_pool;
 pub mod member_state;
 mod persistence;
+mod signal;
 pub mod spec;
 pub mod stats;
 mod tcp;
@@ -50,6 +51,7 @@ use listener::{
 use member_pool::MemberPool;
 pub use member_state::{MemberState, MemberStates};
 use persistence::StickTable;
+use signal::StopSignal;
 pub use spec::*;
 use stats::ListenerCounters;
 pub use tls::member_connector as member_tls_connector;
@@ -208,8 +210,8 @@ impl DataPlane {
             ctx: Arc::new(Context {
                 config,
                 tracker: Arc::new(ConnTracker::default()),
-                drain: CancellationToken::new(),
-                hard: CancellationToken::new(),
+                drain: StopSignal::new(),
+                hard: StopSignal::new(),
                 member_tls: tls::member_connector(),
                 workers: workers.handles().to_vec(),
             }),
