@@ -1076,6 +1076,51 @@ async fn an_http_client_that_sends_no_request_head_is_closed_after_the_header_ti
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_response_outlives_the_header_timeout_then_the_idle_connection_is_closed() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncReadExt;
+
+    let ip = vip(25);
+    let port = free_port(ip);
+    let member = http_member("kt").await;
+    let dp = data_plane_with(ballast::dataplane::DataPlaneConfig {
+        client_header_timeout: Duration::from_millis(300),
+        ..test_config()
+    });
+    serve_http(&dp, ip, port, vec![member.spec(1)]).await;
+    let mut client = tokio::net::TcpStream::connect((ip, port)).await.unwrap();
+    // The member answers after 800 ms: a request in flight is not idle.
+    tokio::io::AsyncWriteExt::write_all(&mut client, b"GET /slow/800 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"\r\n\r\nkt") {
+        let n = tokio::time::timeout(DEADLINE, client.read(&mut buf))
+            .await
+            .expect("the response arrives")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before the response: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    // Then the kept-alive connection sends nothing: closed after the timeout.
+    let idle_since = Instant::now();
+    let read = tokio::time::timeout(DEADLINE, client.read(&mut buf))
+        .await
+        .expect("an idle keep-alive connection is closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(
+        idle_since.elapsed() >= Duration::from_millis(250),
+        "closed too early"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_alive_member_connection_is_reused_then_closed_once_idle() {
     use std::sync::Arc;
     use std::time::Duration;

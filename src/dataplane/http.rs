@@ -11,7 +11,6 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,13 +23,14 @@ use hyper::header::{
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{HeaderMap, Request, Response, StatusCode, Version};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tracing::debug;
 
 use super::balance::Tried;
+use super::head_timeout::{self, Activity, InFlight};
 use super::listener::{ListenerShared, MemberLoad, MemberRuntime};
 use super::member_pool::{MemberPool, Sender};
 use super::persistence::find_cookie;
@@ -55,8 +55,9 @@ struct ClientConn {
     ip: IpAddr,
     /// The client address as an `X-Forwarded-For` element.
     ip_value: HeaderValue,
-    /// Set (and `first_request` notified) when the first request arrives.
-    started: AtomicBool,
+    /// Requests seen and in flight, for the header timeout.
+    activity: Arc<Activity>,
+    /// Notified when the first request arrives.
     first_request: Notify,
 }
 
@@ -87,22 +88,30 @@ where
     let ip = peer.ip().to_canonical();
     let ip_value = HeaderValue::from_str(&ip.to_string()).expect("an IP address is a valid header");
     let drain = shared.ctx.drain.clone();
-    let header_timeout = shared.ctx.config.client_header_timeout;
+    let activity = Arc::new(Activity::default());
+    let _watch = head_timeout::watch(&activity);
     let client = Arc::new(ClientConn {
         shared,
         ip,
         ip_value,
-        started: AtomicBool::new(false),
+        activity: activity.clone(),
         first_request: Notify::new(),
     });
     let this = client.clone();
     let service = service_fn(move |req| {
         let client = client.clone();
-        if !client.started.load(Ordering::Relaxed) {
-            client.started.store(true, Ordering::Relaxed);
+        if !client.activity.started() {
             client.first_request.notify_one();
         }
-        async move { Ok::<_, Infallible>(proxy(&client, req).await) }
+        let flight = InFlight::begin(&client.activity);
+        async move {
+            let mut resp = proxy(&client, req).await;
+            if let ProxyBody::Member(body) = resp.body_mut() {
+                // In flight until the member's body has been passed on.
+                body.flight = Some(flight);
+            }
+            Ok::<_, Infallible>(resp)
+        }
     });
     let conn = http1::Builder::new()
         // A client may shut down its sending side once the request is out
@@ -111,12 +120,7 @@ where
         // flight, a read that made it allocate a fresh 8 KiB read buffer per
         // request (the old one still held the request's headers).
         .half_close(true)
-        // A client gets this long to send a request head, idle keep-alive
-        // time included: slow-header clients and forgotten keep-alive
-        // connections are closed instead of holding memory and a
-        // connection_limit slot forever (HAProxy's `timeout http-request`).
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
+        // No hyper header timer: see `head_timeout` (the select below).
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);
@@ -126,8 +130,13 @@ where
                 debug!(%error, "client connection ended with an error");
             }
         }
+        _ = activity.expired.cancelled() => {
+            // Slow-header clients and forgotten keep-alive connections are
+            // closed instead of holding memory and a connection_limit slot.
+            debug!("no request head within the header timeout; closing");
+        }
         _ = drain.cancelled() => {
-            if !this.started.load(Ordering::Relaxed) {
+            if !this.activity.started() {
                 // Accepted just before the drain: the client has likely
                 // written its request already. Answer it (with
                 // `Connection: close`) instead of cutting the connection.
@@ -287,6 +296,7 @@ fn respond(
             sender: Some(sender),
             pool,
             _load: load,
+            flight: None,
         })
     })
 }
@@ -399,6 +409,8 @@ pub(crate) struct MemberBody {
     sender: Option<Sender>,
     pool: Arc<MemberPool>,
     _load: MemberLoad,
+    /// Keeps the client's request counted in flight.
+    flight: Option<InFlight>,
 }
 
 impl Drop for MemberBody {

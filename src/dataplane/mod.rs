@@ -16,6 +16,7 @@
 //! (arc-swap); the hot path never takes the apply lock.
 
 pub mod balance;
+mod head_timeout;
 mod http;
 mod io;
 mod listener;
@@ -202,6 +203,9 @@ impl DataPlane {
     pub fn new(config: DataPlaneConfig, members: Arc<MemberStates>) -> std::io::Result<Self> {
         let workers = Workers::start(config.workers)?;
         let member_pools = Arc::new(MemberPools::default());
+        for worker in workers.handles() {
+            worker.spawn(head_timeout::sweep(config.client_header_timeout));
+        }
         workers.handles()[0].spawn(expire_idle_member_connections(
             Arc::downgrade(&member_pools),
             config.member_idle_timeout,
