@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::Entry;
 use hyper::header::{
     CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderName, HeaderValue, SET_COOKIE, TE, TRAILER,
     UPGRADE,
@@ -359,21 +360,27 @@ fn prepare_request(
     } else {
         strip_hop_by_hop(headers);
     }
-    let xff = if headers.contains_key(X_FORWARDED_FOR) {
-        let mut joined = BytesMut::new();
-        for v in headers.get_all(X_FORWARDED_FOR) {
-            if !joined.is_empty() {
-                joined.put_slice(b", ");
-            }
-            joined.put_slice(v.as_bytes());
+    // One lookup for the common case (no X-Forwarded-For yet).
+    match headers.entry(X_FORWARDED_FOR) {
+        Entry::Vacant(slot) => {
+            slot.insert(client.ip_value.clone());
         }
-        joined.put_slice(b", ");
-        joined.put_slice(client.ip_value.as_bytes());
-        HeaderValue::from_maybe_shared(joined.freeze()).unwrap_or_else(|_| client.ip_value.clone())
-    } else {
-        client.ip_value.clone()
-    };
-    headers.insert(X_FORWARDED_FOR, xff);
+        Entry::Occupied(mut found) => {
+            let mut joined = BytesMut::new();
+            for v in found.iter() {
+                if !joined.is_empty() {
+                    joined.put_slice(b", ");
+                }
+                joined.put_slice(v.as_bytes());
+            }
+            joined.put_slice(b", ");
+            joined.put_slice(client.ip_value.as_bytes());
+            let xff = HeaderValue::from_maybe_shared(joined.freeze())
+                .unwrap_or_else(|_| client.ip_value.clone());
+            // Replaces every earlier value with the one joined list.
+            found.insert(xff);
+        }
+    }
     headers.insert(X_FORWARDED_PROTO, proto.clone());
     headers.insert(X_FORWARDED_PORT, port.clone());
 }
