@@ -1191,3 +1191,62 @@ async fn a_kept_alive_member_connection_is_reused_then_closed_once_idle() {
         "no second member connection"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_never_answers_gets_the_client_a_504_after_the_response_timeout() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncReadExt;
+
+    // A raw member that reads requests and never answers; it reports when
+    // the proxy gives up on the connection.
+    let member = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = member.local_addr().unwrap();
+    let (closed_tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = member.accept().await.unwrap();
+            let closed_tx = closed_tx.clone();
+            tokio::spawn(async move {
+                let mut chunk = [0u8; 4096];
+                while s.read(&mut chunk).await.unwrap_or(0) > 0 {}
+                let _ = closed_tx.send(());
+            });
+        }
+    });
+
+    let ip = vip(26);
+    let port = free_port(ip);
+    let dp = data_plane_with(ballast::dataplane::DataPlaneConfig {
+        client_header_timeout: Duration::from_millis(300),
+        member_response_timeout: Duration::from_millis(400),
+        ..test_config()
+    });
+    let spec = ballast::dataplane::MemberSpec {
+        id: ballast::model::MemberId::new(),
+        address,
+        weight: 1,
+    };
+    serve_http(&dp, ip, port, vec![spec]).await;
+    let started = Instant::now();
+    let resp = tokio::time::timeout(
+        DEADLINE,
+        http_client(None).get(format!("http://{ip}:{port}/")).send(),
+    )
+    .await
+    .expect("answered instead of hanging")
+    .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "gave up too early"
+    );
+    assert_eq!(resp.status(), 504);
+    assert_eq!(resp.headers()["connection"], "close");
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "the member did not answer in time\n"
+    );
+    tokio::time::timeout(DEADLINE, closed.recv())
+        .await
+        .expect("the proxy closes its connection to the silent member")
+        .unwrap();
+}

@@ -9,11 +9,19 @@
 //! activity for two sweeps in a row, so between one and one and a half
 //! timeouts after its last activity. The registry is per worker thread, as
 //! a connection never leaves its worker.
+//!
+//! The same sweep bounds the wait for a member's response head (HAProxy's
+//! `timeout server`): a request still waiting after enough sweeps is
+//! answered 504 (see `http::proxy`).
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::task::Poll;
 use std::time::Duration;
+
+use futures_util::task::AtomicWaker;
 
 use super::signal::StopSignal;
 
@@ -26,12 +34,46 @@ pub(crate) struct Activity {
     in_flight: AtomicU32,
     /// Cancelled by the sweep: the connection is to be closed.
     pub expired: StopSignal,
+    /// Set while a request waits for its member's response head (one at a
+    /// time: HTTP/1.1 requests on a connection are served in turn).
+    awaiting_member: AtomicBool,
+    /// Set by the sweep: the member took too long to answer.
+    member_late: AtomicBool,
+    /// The task waiting for the member (registered without a lock or an
+    /// allocation: the same waker every request on the connection).
+    member_waker: AtomicWaker,
 }
 
 impl Activity {
     /// Whether any request head arrived yet.
     pub fn started(&self) -> bool {
         self.heads.load(Ordering::Relaxed) > 0
+    }
+
+    /// Mark the current request as waiting for its member's response head.
+    pub fn awaiting_member(&self, waiting: bool) {
+        self.awaiting_member.store(waiting, Ordering::Relaxed);
+    }
+
+    /// Resolves once the sweep found the member late (once per connection:
+    /// the connection closes after the 504).
+    pub fn member_late(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            if self.member_late.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            self.member_waker.register(cx.waker());
+            if self.member_late.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
+    fn mark_member_late(&self) {
+        self.member_late.store(true, Ordering::Release);
+        self.member_waker.wake();
     }
 }
 
@@ -66,6 +108,10 @@ struct Entry {
     seen_heads: u64,
     /// Sweeps in a row that found no activity.
     idle_sweeps: u32,
+    /// Sweeps in a row that found the same request waiting for its member.
+    waiting_sweeps: u32,
+    /// A request was in flight at the last sweep.
+    busy: bool,
 }
 
 #[derive(Default)]
@@ -93,6 +139,8 @@ pub(crate) fn watch(activity: &Arc<Activity>) -> Watch {
         // new connection gets at least a whole timeout.
         seen_heads: u64::MAX,
         idle_sweeps: 0,
+        waiting_sweeps: 0,
+        busy: false,
     };
     let slot = REGISTRY.with_borrow_mut(|r| match r.free.pop() {
         Some(slot) => {
@@ -126,33 +174,72 @@ impl Drop for Watch {
     }
 }
 
-/// Sweep this worker's connections every half `timeout`, forever (the
-/// worker's runtime ends it).
-pub(crate) async fn sweep(timeout: Duration) {
-    let mut ticks = tokio::time::interval((timeout / 2).max(Duration::from_millis(1)));
+/// Sweep this worker's connections every half `header_timeout`, forever
+/// (the worker's runtime ends it).
+pub(crate) async fn sweep(header_timeout: Duration, member_timeout: Duration) {
+    let period = (header_timeout / 2).max(Duration::from_millis(1));
+    let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let late_after = sweeps_for(member_timeout, period);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let expired = REGISTRY.with_borrow_mut(sweep_once);
+        let Swept { expired, late } = REGISTRY.with_borrow_mut(|r| sweep_once(r, late_after));
         // Woken outside the borrow: a woken task runs later anyway, but
         // keep the registry free while anything else happens.
         expired.iter().for_each(|a| a.expired.cancel());
+        late.iter().for_each(|a| a.mark_member_late());
     }
 }
 
-/// Advance every entry by one sweep; the connections to close.
-fn sweep_once(registry: &mut Registry) -> Vec<Arc<Activity>> {
-    let mut expired = Vec::new();
+/// Sweeps in a row that prove a wait of at least `timeout`: the first one
+/// may come right after the wait began.
+fn sweeps_for(timeout: Duration, period: Duration) -> u32 {
+    let whole = timeout.as_nanos().div_ceil(period.as_nanos().max(1));
+    u32::try_from(whole).unwrap_or(u32::MAX).saturating_add(1)
+}
+
+/// What one sweep found.
+#[derive(Default)]
+struct Swept {
+    /// Connections to close.
+    expired: Vec<Arc<Activity>>,
+    /// Requests whose member is late.
+    late: Vec<Arc<Activity>>,
+}
+
+/// Advance every entry by one sweep.
+fn sweep_once(registry: &mut Registry, late_after: u32) -> Swept {
+    let mut swept = Swept::default();
     for entry in registry.slots.iter_mut().flatten() {
         let Some(activity) = entry.activity.upgrade() else {
             continue;
         };
         let heads = activity.heads.load(Ordering::Relaxed);
+        if activity.awaiting_member.load(Ordering::Relaxed) {
+            // The same request as at the last sweep (no new head since)?
+            if heads == entry.seen_heads {
+                entry.waiting_sweeps += 1;
+            } else {
+                entry.waiting_sweeps = 1;
+            }
+            if entry.waiting_sweeps == late_after {
+                swept.late.push(activity.clone());
+            }
+        } else {
+            entry.waiting_sweeps = 0;
+        }
         if activity.in_flight.load(Ordering::Relaxed) > 0 {
             // Busy; and the sweep after the response finished counts as
-            // activity, so the idle time is measured from that end.
-            entry.seen_heads = u64::MAX;
+            // activity, so the idle time is measured from that end. The
+            // request is known by its head count.
+            entry.seen_heads = heads;
+            entry.idle_sweeps = 0;
+            entry.busy = true;
+            continue;
+        }
+        if std::mem::take(&mut entry.busy) {
+            entry.seen_heads = heads;
             entry.idle_sweeps = 0;
             continue;
         }
@@ -163,18 +250,19 @@ fn sweep_once(registry: &mut Registry) -> Vec<Arc<Activity>> {
         }
         entry.idle_sweeps += 1;
         if entry.idle_sweeps == 2 {
-            expired.push(activity);
+            swept.expired.push(activity);
         }
     }
-    expired
+    swept
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sweeps_until_expired(registry: &mut Registry, max: usize) -> Option<usize> {
-        (1..=max).find(|_| !sweep_once(registry).is_empty())
+    fn expired(registry: &mut Registry, activity: &Arc<Activity>) -> bool {
+        let swept = sweep_once(registry, u32::MAX);
+        swept.expired.iter().any(|a| Arc::ptr_eq(a, activity))
     }
 
     #[test]
@@ -183,29 +271,56 @@ mod tests {
         let _watch = watch(&activity);
         REGISTRY.with_borrow_mut(|r| {
             // New: the first sweep counts as activity, two idle ones expire.
-            assert_eq!(sweeps_until_expired(r, 10), Some(3));
+            assert_eq!((1..=10).find(|_| expired(r, &activity)), Some(3));
         });
 
         let activity = Arc::new(Activity::default());
         let _watch = watch(&activity);
         REGISTRY.with_borrow_mut(|r| {
-            sweep_once(r);
-            sweep_once(r);
+            assert!(!expired(r, &activity));
+            assert!(!expired(r, &activity));
             // A head arrives: the count starts over.
             drop(InFlight::begin(&activity));
-            assert!(sweep_once(r).iter().all(|a| !Arc::ptr_eq(a, &activity)));
+            assert!(!expired(r, &activity));
             // A request in flight (a long response) is never idle, and the
             // idle time counts from its end: three more sweeps.
             let request = InFlight::begin(&activity);
             for _ in 0..10 {
-                assert!(sweep_once(r).iter().all(|a| !Arc::ptr_eq(a, &activity)));
+                assert!(!expired(r, &activity));
             }
             drop(request);
-            let expired_after =
-                (1..=10).find(|_| sweep_once(r).iter().any(|a| Arc::ptr_eq(a, &activity)));
-            assert_eq!(expired_after, Some(3));
+            assert_eq!((1..=10).find(|_| expired(r, &activity)), Some(3));
         });
         assert!(activity.started());
+    }
+
+    #[test]
+    fn a_request_waiting_for_its_member_is_late_after_the_sweeps_that_prove_the_timeout() {
+        let period = Duration::from_millis(100);
+        // 250 ms: three periods, plus one as the first may come at once.
+        let late_after = sweeps_for(Duration::from_millis(250), period);
+        assert_eq!(late_after, 4);
+        assert_eq!(sweeps_for(Duration::from_millis(200), period), 3);
+
+        let activity = Arc::new(Activity::default());
+        let _watch = watch(&activity);
+        let late = |r: &mut Registry| {
+            let swept = sweep_once(r, late_after);
+            swept.late.iter().any(|a| Arc::ptr_eq(a, &activity))
+        };
+        REGISTRY.with_borrow_mut(|r| {
+            let first = InFlight::begin(&activity);
+            activity.awaiting_member(true);
+            assert_eq!((1..=10).find(|_| late(r)), Some(4), "late once");
+            assert!((1..=10).all(|_| !late(r)), "and only once");
+            // Answered; the next request waits: counted from its own start.
+            activity.awaiting_member(false);
+            drop(first);
+            assert!(!late(r));
+            let _second = InFlight::begin(&activity);
+            activity.awaiting_member(true);
+            assert_eq!((1..=10).find(|_| late(r)), Some(4));
+        });
     }
 
     #[test]

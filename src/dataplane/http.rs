@@ -216,7 +216,20 @@ async fn proxy(client: &ClientConn, mut req: Request<Incoming>) -> Response<Prox
             },
         };
         let load = MemberLoad::new(&member.state);
-        match sender.try_send_request(req).await {
+        client.activity.awaiting_member(true);
+        let sent = tokio::select! {
+            biased;
+            sent = sender.try_send_request(req) => Some(sent),
+            // The sweep found this request waiting too long (the member
+            // connection is dropped: closed).
+            _ = client.activity.member_late() => None,
+        };
+        client.activity.awaiting_member(false);
+        let Some(sent) = sent else {
+            debug!(member_id = %member.id, "member response timed out");
+            return gateway_timeout();
+        };
+        match sent {
             Ok(resp) => {
                 return respond(
                     resp,
@@ -383,6 +396,18 @@ fn prepare_request(
     }
     headers.insert(X_FORWARDED_PROTO, proto.clone());
     headers.insert(X_FORWARDED_PORT, port.clone());
+}
+
+/// The member did not answer in time; the connection closes after this
+/// response (the timeout's signal is spent).
+fn gateway_timeout() -> Response<ProxyBody> {
+    let mut resp = static_response(
+        StatusCode::GATEWAY_TIMEOUT,
+        "the member did not answer in time\n",
+    );
+    resp.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 fn unavailable() -> Response<ProxyBody> {

@@ -96,6 +96,11 @@ pub struct DataPlaneConfig {
     /// A kept-alive member connection unused for this long (at most) is
     /// closed.
     pub member_idle_timeout: Duration,
+    /// HTTP: a member that has not begun its response this long after the
+    /// request went out gets the client a 504 (HAProxy's `timeout server`).
+    /// Checked by the header-timeout sweep, so it fires up to half a
+    /// `client_header_timeout` later.
+    pub member_response_timeout: Duration,
 }
 
 impl Default for DataPlaneConfig {
@@ -108,6 +113,7 @@ impl Default for DataPlaneConfig {
             client_header_timeout: Duration::from_secs(30),
             workers: default_workers(),
             member_idle_timeout: Duration::from_secs(10),
+            member_response_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -204,7 +210,10 @@ impl DataPlane {
         let workers = Workers::start(config.workers)?;
         let member_pools = Arc::new(MemberPools::default());
         for worker in workers.handles() {
-            worker.spawn(head_timeout::sweep(config.client_header_timeout));
+            worker.spawn(head_timeout::sweep(
+                config.client_header_timeout,
+                config.member_response_timeout,
+            ));
         }
         workers.handles()[0].spawn(expire_idle_member_connections(
             Arc::downgrade(&member_pools),
