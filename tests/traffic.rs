@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use common::{Ballast, Options, fresh_cidr, http_raw};
+use common::{Ballast, Options, fresh_cidr, http_raw, wait_until};
 use serde_json::{Value, json};
 
 /// An HTTP member on 127.0.0.1 that answers every request with its name and
@@ -95,6 +95,11 @@ fn traffic_flows_once_active_and_stats_survive_a_restart() {
     assert_eq!(seen.iter().filter(|s| *s == "zulu").count(), 5, "{seen:?}");
 
     let stats_path = format!("/v1/loadbalancers/{lb_id}/listeners/{l_id}/stats");
+    // A client has its whole answer (the proxy's FIN) a moment before the
+    // proxy's connection task has ended and uncounted itself.
+    wait_until(Duration::from_secs(10), "no connection left active", || {
+        b.get(&stats_path).1["active_connections"] == 0
+    });
     let (_, stats) = b.get(&stats_path);
     assert_eq!(stats["total_connections"], 10, "{stats}");
     assert_eq!(stats["active_connections"], 0, "{stats}");
