@@ -50,13 +50,18 @@ impl Activity {
         self.heads.load(Ordering::Relaxed) > 0
     }
 
-    /// Mark the current request as waiting for its member's response head.
+    /// Mark the current request as waiting for its member's response head,
+    /// or as done waiting. Done also clears a late mark the sweep may have
+    /// set as the response arrived: the sweep runs on the connection's own
+    /// worker thread, so once the wait is over nothing marks it late again.
     pub fn awaiting_member(&self, waiting: bool) {
         self.awaiting_member.store(waiting, Ordering::Relaxed);
+        if !waiting {
+            self.member_late.store(false, Ordering::Relaxed);
+        }
     }
 
-    /// Resolves once the sweep found the member late (once per connection:
-    /// the connection closes after the 504).
+    /// Resolves once the sweep found the member late for the current wait.
     pub fn member_late(&self) -> impl Future<Output = ()> + '_ {
         std::future::poll_fn(|cx| {
             if self.member_late.load(Ordering::Acquire) {
@@ -306,6 +311,7 @@ mod tests {
         let _watch = watch(&activity);
         let late = |r: &mut Registry| {
             let swept = sweep_once(r, late_after);
+            swept.late.iter().for_each(|a| a.mark_member_late());
             swept.late.iter().any(|a| Arc::ptr_eq(a, &activity))
         };
         REGISTRY.with_borrow_mut(|r| {
@@ -313,6 +319,16 @@ mod tests {
             activity.awaiting_member(true);
             assert_eq!((1..=10).find(|_| late(r)), Some(4), "late once");
             assert!((1..=10).all(|_| !late(r)), "and only once");
+            // The waiting task sees the mark; done waiting clears it, so the
+            // next request does not inherit it.
+            let mut wait = Box::pin(activity.member_late());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(wait.as_mut().poll(&mut cx).is_ready());
+            drop(wait);
+            activity.awaiting_member(false);
+            let mut wait = Box::pin(activity.member_late());
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+            drop(wait);
             // Answered; the next request waits: counted from its own start.
             activity.awaiting_member(false);
             drop(first);

@@ -398,8 +398,8 @@ fn prepare_request(
     headers.insert(X_FORWARDED_PORT, port.clone());
 }
 
-/// The member did not answer in time; the connection closes after this
-/// response (the timeout's signal is spent).
+/// The member did not answer in time. The client connection closes after
+/// this response, as HAProxy's does.
 fn gateway_timeout() -> Response<ProxyBody> {
     let mut resp = static_response(
         StatusCode::GATEWAY_TIMEOUT,
