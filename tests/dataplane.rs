@@ -1064,21 +1064,12 @@ async fn an_http_client_that_sends_no_request_head_is_closed_after_the_header_ti
     // A client that sends nothing at all waits without HTTP state, and is
     // closed after the same timeout.
     let mut silent = tokio::net::TcpStream::connect((ip, port)).await.unwrap();
-    let started = Instant::now();
-    let read = tokio::time::timeout(DEADLINE, silent.read(&mut buf))
-        .await
-        .expect("the proxy closes a silent client instead of waiting forever");
-    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
-    assert!(
-        started.elapsed() >= Duration::from_millis(250),
-        "closed too early"
-    );
+    assert_closed_no_sooner_than(&mut silent, Instant::now(), Duration::from_millis(250)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_response_outlives_the_header_timeout_then_the_idle_connection_is_closed() {
     use std::time::{Duration, Instant};
-    use tokio::io::AsyncReadExt;
 
     let ip = vip(25);
     let port = free_port(ip);
@@ -1093,31 +1084,10 @@ async fn a_slow_response_outlives_the_header_timeout_then_the_idle_connection_is
     tokio::io::AsyncWriteExt::write_all(&mut client, b"GET /slow/800 HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !got.ends_with(b"\r\n\r\nkt") {
-        let n = tokio::time::timeout(DEADLINE, client.read(&mut buf))
-            .await
-            .expect("the response arrives")
-            .unwrap();
-        assert!(
-            n > 0,
-            "closed before the response: {}",
-            String::from_utf8_lossy(&got)
-        );
-        got.extend_from_slice(&buf[..n]);
-    }
+    let got = read_until_ends_with(&mut client, b"\r\n\r\nkt").await;
     assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
     // Then the kept-alive connection sends nothing: closed after the timeout.
-    let idle_since = Instant::now();
-    let read = tokio::time::timeout(DEADLINE, client.read(&mut buf))
-        .await
-        .expect("an idle keep-alive connection is closed");
-    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
-    assert!(
-        idle_since.elapsed() >= Duration::from_millis(250),
-        "closed too early"
-    );
+    assert_closed_no_sooner_than(&mut client, Instant::now(), Duration::from_millis(250)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1180,15 +1150,7 @@ async fn a_kept_alive_member_connection_is_reused_then_closed_once_idle() {
             .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap();
-        let (mut got, mut buf) = (Vec::new(), [0u8; 1024]);
-        while !got.ends_with(b"\r\n\r\nok") {
-            let n = tokio::time::timeout(DEADLINE, client.read(&mut buf))
-                .await
-                .expect("the response arrives")
-                .unwrap();
-            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-            got.extend_from_slice(&buf[..n]);
-        }
+        let got = read_until_ends_with(&mut client, b"\r\n\r\nok").await;
         assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
     }
     let served = tokio::time::timeout(DEADLINE, closed.recv())

@@ -23,7 +23,40 @@ use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 
-use super::signal::StopSignal;
+/// A flag the sweep raises for the one task that waits on it (the
+/// connection's own): registering costs no lock or allocation, and the
+/// connection's task brings the same waker every time.
+#[derive(Default)]
+pub(crate) struct Flag {
+    raised: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Flag {
+    /// Resolves once the flag is raised.
+    pub fn raised(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            if self.raised.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            self.waker.register(cx.waker());
+            if self.raised.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
+    fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    fn lower(&self) {
+        self.raised.store(false, Ordering::Relaxed);
+    }
+}
 
 /// One client connection's activity, shared by its task and the sweep.
 #[derive(Default)]
@@ -32,16 +65,13 @@ pub(crate) struct Activity {
     heads: AtomicU64,
     /// Requests whose response has not finished yet.
     in_flight: AtomicU32,
-    /// Cancelled by the sweep: the connection is to be closed.
-    pub expired: StopSignal,
+    /// Raised by the sweep: the connection is to be closed.
+    pub expired: Flag,
     /// Set while a request waits for its member's response head (one at a
     /// time: HTTP/1.1 requests on a connection are served in turn).
     awaiting_member: AtomicBool,
-    /// Set by the sweep: the member took too long to answer.
-    member_late: AtomicBool,
-    /// The task waiting for the member (registered without a lock or an
-    /// allocation: the same waker every request on the connection).
-    member_waker: AtomicWaker,
+    /// Raised by the sweep: the member took too long to answer.
+    pub member_late: Flag,
 }
 
 impl Activity {
@@ -57,28 +87,8 @@ impl Activity {
     pub fn awaiting_member(&self, waiting: bool) {
         self.awaiting_member.store(waiting, Ordering::Relaxed);
         if !waiting {
-            self.member_late.store(false, Ordering::Relaxed);
+            self.member_late.lower();
         }
-    }
-
-    /// Resolves once the sweep found the member late for the current wait.
-    pub fn member_late(&self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(|cx| {
-            if self.member_late.load(Ordering::Acquire) {
-                return Poll::Ready(());
-            }
-            self.member_waker.register(cx.waker());
-            if self.member_late.load(Ordering::Acquire) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-    }
-
-    fn mark_member_late(&self) {
-        self.member_late.store(true, Ordering::Release);
-        self.member_waker.wake();
     }
 }
 
@@ -192,8 +202,8 @@ pub(crate) async fn sweep(header_timeout: Duration, member_timeout: Duration) {
         let Swept { expired, late } = REGISTRY.with_borrow_mut(|r| sweep_once(r, late_after));
         // Woken outside the borrow: a woken task runs later anyway, but
         // keep the registry free while anything else happens.
-        expired.iter().for_each(|a| a.expired.cancel());
-        late.iter().for_each(|a| a.mark_member_late());
+        expired.iter().for_each(|a| a.expired.raise());
+        late.iter().for_each(|a| a.member_late.raise());
     }
 }
 
@@ -311,7 +321,7 @@ mod tests {
         let _watch = watch(&activity);
         let late = |r: &mut Registry| {
             let swept = sweep_once(r, late_after);
-            swept.late.iter().for_each(|a| a.mark_member_late());
+            swept.late.iter().for_each(|a| a.member_late.raise());
             swept.late.iter().any(|a| Arc::ptr_eq(a, &activity))
         };
         REGISTRY.with_borrow_mut(|r| {
@@ -321,12 +331,12 @@ mod tests {
             assert!((1..=10).all(|_| !late(r)), "and only once");
             // The waiting task sees the mark; done waiting clears it, so the
             // next request does not inherit it.
-            let mut wait = Box::pin(activity.member_late());
+            let mut wait = Box::pin(activity.member_late.raised());
             let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
             assert!(wait.as_mut().poll(&mut cx).is_ready());
             drop(wait);
             activity.awaiting_member(false);
-            let mut wait = Box::pin(activity.member_late());
+            let mut wait = Box::pin(activity.member_late.raised());
             assert!(wait.as_mut().poll(&mut cx).is_pending());
             drop(wait);
             // Answered; the next request waits: counted from its own start.

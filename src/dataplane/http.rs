@@ -131,7 +131,7 @@ where
                 debug!(%error, "client connection ended with an error");
             }
         }
-        _ = activity.expired.cancelled() => {
+        _ = activity.expired.raised() => {
             // Slow-header clients and forgotten keep-alive connections are
             // closed instead of holding memory and a connection_limit slot.
             debug!("no request head within the header timeout; closing");
@@ -222,7 +222,7 @@ async fn proxy(client: &ClientConn, mut req: Request<Incoming>) -> Response<Prox
             sent = sender.try_send_request(req) => Some(sent),
             // The sweep found this request waiting too long (the member
             // connection is dropped: closed).
-            _ = client.activity.member_late() => None,
+            _ = client.activity.member_late.raised() => None,
         };
         client.activity.awaiting_member(false);
         let Some(sent) = sent else {

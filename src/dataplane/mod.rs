@@ -89,7 +89,9 @@ pub struct DataPlaneConfig {
     /// SOURCE_IP persistence: a client unseen this long loses its member.
     pub stick_table_idle: Duration,
     /// HTTP: how long a client may take to send a request head, idle
-    /// keep-alive time included, before its connection is closed.
+    /// keep-alive time included, before its connection is closed (checked
+    /// every half timeout, so closed after one to one and a half; a new
+    /// connection that sends nothing at all, after exactly this long).
     pub client_header_timeout: Duration,
     /// Worker threads carrying the traffic (HAProxy's `nbthread`).
     pub workers: usize,

@@ -398,3 +398,34 @@ pub async fn get(client: &reqwest::Client, url: &str) -> (StatusCode, String, St
         .unwrap_or_default();
     (status, member, r.text().await.unwrap_or_default())
 }
+
+/// Read from `stream` until what arrived ends with `suffix` (a whole
+/// response on a kept-alive connection); panics if it closes first or
+/// nothing more arrives within `DEADLINE`.
+pub async fn read_until_ends_with(stream: &mut TcpStream, suffix: &[u8]) -> Vec<u8> {
+    let (mut got, mut buf) = (Vec::new(), [0u8; 1024]);
+    while !got.ends_with(suffix) {
+        let n = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
+            .await
+            .expect("the response arrives")
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+/// Assert the proxy closes `stream` (EOF or a reset) within `DEADLINE`,
+/// but no sooner than `at_least` after `since`.
+pub async fn assert_closed_no_sooner_than(
+    stream: &mut TcpStream,
+    since: Instant,
+    at_least: Duration,
+) {
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
+        .await
+        .expect("the proxy closes the connection instead of keeping it forever");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(since.elapsed() >= at_least, "closed too early");
+}
