@@ -9,8 +9,10 @@
 # Each measure runs ROUNDS times, HAProxy and Ballast back to back (the order
 # flips every round), so a slow patch of the machine hits both: the table
 # shows medians, and the ratio is the median of the per-round ratios. The
-# proxies' own CPU time per request (from /proc) is printed too: it does not
-# depend on how the kernel schedules wrk and the members around them.
+# proxies' own CPU time per request (from /proc) is printed too, split into
+# user time (the proxy's code) and kernel time (the socket calls, the same
+# four per request for both proxies): it does not depend on how the kernel
+# schedules wrk and the members around them.
 #
 #   THREADS=1 ROUNDS=5 DURATION=3s bench/dataplane.sh
 set -euo pipefail
@@ -95,16 +97,17 @@ run_wrk() { # conns url
     n=$(awk '/requests in/ {print $1}' <<<"$out")
     echo "$rps $p99 $xfer $n"
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; } # user, kernel
 # One wrk run against one proxy, appended to $WORK/runs as
-# "measure proxy round req/s p99_ms MiB/s cpu_us_per_request".
+# "measure proxy round req/s p99_ms MiB/s user_us/request kernel_us/request".
 measure_one() { # measure proxy round pid conns url
-    local t0 t1 rps p99 xfer n
-    t0=$(cpu_ticks "$4")
+    local u0 k0 u1 k1 rps p99 xfer n
+    read -r u0 k0 <<<"$(cpu_ticks "$4")"
     read -r rps p99 xfer n <<<"$(run_wrk "$5" "$6")"
-    t1=$(cpu_ticks "$4")
+    read -r u1 k1 <<<"$(cpu_ticks "$4")"
     local tick_us=$((1000000 / $(getconf CLK_TCK)))
-    echo "$1 $2 $3 $rps $p99 $xfer $(awk -v t=$((t1 - t0)) -v n="$n" -v u="$tick_us" 'BEGIN {printf "%.2f", (n > 0) ? t * u / n : 0}')" >> "$WORK/runs"
+    echo "$1 $2 $3 $rps $p99 $xfer $(awk -v u=$((u1 - u0)) -v k=$((k1 - k0)) -v n="$n" -v t="$tick_us" \
+        'BEGIN {if (n > 0) printf "%.2f %.2f", u * t / n, k * t / n; else print "0 0"}')" >> "$WORK/runs"
 }
 measure() { # measure conns path port
     for r in $(seq "$ROUNDS"); do
@@ -149,10 +152,12 @@ import sys
 from collections import defaultdict
 from statistics import median
 
-runs = defaultdict(dict)  # (measure, round) -> proxy -> (rps, p99, xfer, cpu)
+# (measure, round) -> proxy -> (rps, p99, xfer, user, kernel, cpu)
+runs = defaultdict(dict)
 for line in open(sys.argv[1]):
-    m, proxy, rnd, rps, p99, xfer, cpu = line.split()
-    runs[(m, rnd)][proxy] = tuple(map(float, (rps, p99, xfer, cpu)))
+    m, proxy, rnd, rps, p99, xfer, user, kernel = line.split()
+    v = tuple(map(float, (rps, p99, xfer, user, kernel)))
+    runs[(m, rnd)][proxy] = v + (v[3] + v[4],)
 
 def row(label, m, field, fmt="{:.0f}"):
     pairs = [v for (mm, _), v in runs.items() if mm == m and len(v) == 2]
@@ -163,13 +168,23 @@ def row(label, m, field, fmt="{:.0f}"):
     print(f"{label:38} {fmt.format(h):>10} {fmt.format(b):>10} {ratio:8.2f}")
 
 print(f"{'measure (median of rounds)':38} {'haproxy':>10} {'ballast':>10} {'ratio':>8}")
-RPS, P99, XFER, CPU = range(4)
+RPS, P99, XFER, USER, KERNEL, CPU = range(6)
+def cpu_rows(label, m):
+    row(f"  {label} CPU us/request (lower)", m, CPU, "{:.1f}")
+    row("    of which user (the proxy's code)", m, USER, "{:.1f}")
+    row("    of which kernel (socket calls)", m, KERNEL, "{:.1f}")
+    # If the proxy's throughput follows its CPU per request, this is the
+    # best ratio Ballast could reach were its own code free.
+    pairs = [v for (mm, _), v in runs.items() if mm == m and len(v) == 2]
+    ceiling = median(p["haproxy"][CPU] / p["ballast"][KERNEL]
+                     for p in pairs if p["ballast"][KERNEL] > 0)
+    print(f"{'    ceiling if Ballast user time were 0':38} {'':>10} {'':>10} {ceiling:8.2f}")
 for conns in (50, 200):
     row(f"HTTP keep-alive req/s, {conns} conns", f"HTTP-{conns}", RPS)
     row(f"HTTP p99 ms, {conns} conns (lower=better)", f"HTTP-{conns}", P99, "{:.2f}")
-    row(f"HTTP CPU us/request, {conns} conns (lower)", f"HTTP-{conns}", CPU, "{:.1f}")
+    cpu_rows("HTTP", f"HTTP-{conns}")
 row("TCP-mode req/s, 50 conns", "TCP-50", RPS)
-row("TCP-mode CPU us/request (lower=better)", "TCP-50", CPU, "{:.1f}")
+cpu_rows("TCP", "TCP-50")
 row("1 MiB bodies, MiB/s, 10 conns", "BIG-10", XFER)
 h, b = float(sys.argv[2]), float(sys.argv[3])
 print(f"{'KiB RSS per idle conn (lower=better)':38} {h:>10.1f} {b:>10.1f} {b / h if h else 0:8.2f}")
