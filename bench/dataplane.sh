@@ -42,7 +42,8 @@ BIN=target/release/examples
 "$BIN/bench_member" $M1 1 & PIDS+=($!)
 "$BIN/bench_member" $M2 1 & PIDS+=($!)
 
-cat > "$WORK/haproxy.cfg" <<CFG
+haproxy_config() { # vip → HAProxy's configuration on stdout
+cat <<CFG
 global
     nbthread $THREADS
     maxconn 9000
@@ -52,7 +53,7 @@ defaults
     timeout server 120s
 frontend http_in
     mode http
-    bind $HA_VIP:$HTTP_PORT
+    bind $1:$HTTP_PORT
     option forwardfor
     http-request set-header X-Forwarded-Proto http
     http-request set-header X-Forwarded-Port %[dst_port]
@@ -64,7 +65,7 @@ backend http_members
     server m2 127.0.0.1:$M2
 frontend tcp_in
     mode tcp
-    bind $HA_VIP:$TCP_PORT
+    bind $1:$TCP_PORT
     default_backend tcp_members
 backend tcp_members
     mode tcp
@@ -72,9 +73,19 @@ backend tcp_members
     server m1 127.0.0.1:$M1
     server m2 127.0.0.1:$M2
 CFG
-haproxy -f "$WORK/haproxy.cfg" -db > "$WORK/haproxy.log" 2>&1 & HA_PID=$!; PIDS+=($HA_PID)
-"$BIN/dataplane_bench" "$THREADS" $BA_VIP $HTTP_PORT $TCP_PORT 127.0.0.1:$M1 127.0.0.1:$M2 \
-    > "$WORK/ballast.log" 2>&1 & BA_PID=$!; PIDS+=($BA_PID)
+}
+start_haproxy() { # vip name → pid
+    haproxy_config "$1" > "$WORK/$2.cfg"
+    haproxy -f "$WORK/$2.cfg" -db > "$WORK/$2.log" 2>&1 &
+    echo $!
+}
+start_ballast() { # vip name → pid
+    "$BIN/dataplane_bench" "$THREADS" "$1" $HTTP_PORT $TCP_PORT 127.0.0.1:$M1 127.0.0.1:$M2 \
+        > "$WORK/$2.log" 2>&1 &
+    echo $!
+}
+HA_PID=$(start_haproxy $HA_VIP haproxy); PIDS+=($HA_PID)
+BA_PID=$(start_ballast $BA_VIP ballast); PIDS+=($BA_PID)
 
 wait_port() {
     for _ in $(seq 100); do
@@ -121,11 +132,11 @@ measure() { # measure conns path port
     done
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-idle_rss() { # pid host port → KiB per idle connection
+idle_rss() { # pid host port [--after-request SECONDS] → KiB per idle connection
     local before after
     before=$(rss_kib "$1")
-    exec 4> >(python3 bench/dataplane_idle.py "$2" "$3" "$IDLE" > "$WORK/idle.out")
-    for _ in $(seq 600); do grep -q ready "$WORK/idle.out" 2>/dev/null && break; sleep 0.1; done
+    exec 4> >(python3 bench/dataplane_idle.py "$2" "$3" "$IDLE" "${@:4}" > "$WORK/idle.out")
+    for _ in $(seq 1200); do grep -q ready "$WORK/idle.out" 2>/dev/null && break; sleep 0.1; done
     sleep 1  # let the proxy finish accepting the backlog
     after=$(rss_kib "$1")
     exec 4>&-
@@ -141,13 +152,23 @@ printf "direct to one member, 50 conns: %s req/s\n\n" "$direct"
 # the load runs (reused memory would not show in RSS).
 h_idle=$(idle_rss $HA_PID $HA_VIP $HTTP_PORT)
 b_idle=$(idle_rss $BA_PID $BA_VIP $HTTP_PORT)
+# Then kept-alive connections idle after one request each (Ballast sheds an
+# idle connection's HTTP state 1-2 s after its last request), on a fresh
+# pair of proxies: memory the first measure freed would be reused unseen.
+HA2_VIP=127.77.251.2 BA2_VIP=127.77.252.2
+HA2_PID=$(start_haproxy $HA2_VIP haproxy2); PIDS+=($HA2_PID)
+BA2_PID=$(start_ballast $BA2_VIP ballast2); PIDS+=($BA2_PID)
+wait_port $HA2_VIP $HTTP_PORT; wait_port $BA2_VIP $HTTP_PORT
+h_kept=$(idle_rss $HA2_PID $HA2_VIP $HTTP_PORT --after-request 2.5)
+b_kept=$(idle_rss $BA2_PID $BA2_VIP $HTTP_PORT --after-request 2.5)
+kill $HA2_PID $BA2_PID
 : > "$WORK/runs"
 measure "HTTP-50" 50 / $HTTP_PORT
 measure "HTTP-200" 200 / $HTTP_PORT
 measure "TCP-50" 50 / $TCP_PORT
 measure "BIG-10" 10 /big $HTTP_PORT
 
-python3 - "$WORK/runs" "$h_idle" "$b_idle" <<'PY'
+python3 - "$WORK/runs" "$h_idle" "$b_idle" "$h_kept" "$b_kept" <<'PY'
 import sys
 from collections import defaultdict
 from statistics import median
@@ -186,6 +207,8 @@ for conns in (50, 200):
 row("TCP-mode req/s, 50 conns", "TCP-50", RPS)
 cpu_rows("TCP", "TCP-50")
 row("1 MiB bodies, MiB/s, 10 conns", "BIG-10", XFER)
-h, b = float(sys.argv[2]), float(sys.argv[3])
-print(f"{'KiB RSS per idle conn (lower=better)':38} {h:>10.1f} {b:>10.1f} {b / h if h else 0:8.2f}")
+for label, h, b in (("KiB RSS per idle conn (lower=better)", *sys.argv[2:4]),
+                    ("  idle after one request (lower=better)", *sys.argv[4:6])):
+    h, b = float(h), float(b)
+    print(f"{label:38} {h:>10.1f} {b:>10.1f} {b / h if h else 0:8.2f}")
 PY

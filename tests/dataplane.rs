@@ -1226,3 +1226,95 @@ async fn a_member_that_never_answers_gets_the_client_a_504_after_the_response_ti
         .expect("the proxy closes its connection to the silent member")
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kept_alive_connection_sheds_its_http_state_and_serves_the_next_request() {
+    let ip = vip(27);
+    let port = free_port(ip);
+    let m = http_member("sh").await;
+    // A sweep period of 1 s: shed 1-2 s after the last request, closed
+    // 5-6 s after it.
+    let dp = data_plane_with(ballast::dataplane::DataPlaneConfig {
+        client_header_timeout: Duration::from_secs(5),
+        ..test_config()
+    });
+    serve_http(&dp, ip, port, vec![m.spec(1)]).await;
+    let mut s = TcpStream::connect((ip, port)).await.unwrap();
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    s.write_all(request).await.unwrap();
+    let got = read_until_ends_with(&mut s, b"\r\n\r\nsh").await;
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    wait_until("the idle connection parks without HTTP state", || {
+        dp.parked_connections() == 1
+    })
+    .await;
+
+    // The same connection serves the next request.
+    s.write_all(request).await.unwrap();
+    let got = String::from_utf8(read_until_ends_with(&mut s, b"\r\n\r\nsh").await).unwrap();
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(
+        !got.to_ascii_lowercase().contains("connection: close"),
+        "{got}"
+    );
+    assert_eq!(dp.parked_connections(), 0);
+
+    // Half a head, then a pause past the shedding (1-2 s after the last
+    // response): the bytes hyper had read are replayed to the next hyper
+    // connection, and the completed request is served.
+    s.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    s.write_all(b"st: x\r\n\r\n").await.unwrap();
+    let got = read_until_ends_with(&mut s, b"\r\n\r\nsh").await;
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+
+    // A parked connection closes at once when the data plane drains.
+    wait_until("parked again", || dp.parked_connections() == 1).await;
+    let started = std::time::Instant::now();
+    let drained = tokio::spawn({
+        let dp = dp.clone();
+        async move { dp.shutdown().await }
+    });
+    assert_closed_no_sooner_than(&mut s, started, Duration::ZERO).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "closed before the drain timeout"
+    );
+    drained.await.unwrap();
+    assert_eq!(dp.parked_connections(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_sent_right_behind_an_upgrade_request_reach_the_member() {
+    let ip = vip(28);
+    let port = free_port(ip);
+    let m = http_member("ws").await;
+    let dp = data_plane();
+    serve_http(&dp, ip, port, vec![m.spec(1)]).await;
+    let mut s = TcpStream::connect((ip, port)).await.unwrap();
+    // One write: the proxy reads "ping" together with the request head.
+    s.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nping",
+    )
+    .await
+    .unwrap();
+    // Byte by byte: the member's greeting follows the head.
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut b).await.unwrap(), 1);
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    assert_eq!(greeting(&mut s).await.unwrap(), "ws");
+    let mut buf = [0u8; 4];
+    tokio::time::timeout(DEADLINE, s.read_exact(&mut buf))
+        .await
+        .expect("the early bytes are echoed")
+        .unwrap();
+    assert_eq!(&buf, b"ping");
+}

@@ -5,10 +5,15 @@
 //! hyper can time each head itself, but that costs a clock read, a boxed
 //! timer inserted into and removed from the timer wheel, and an extra wakeup
 //! per request. Here a request costs two counter updates: each worker sweeps
-//! its connections every half timeout and closes one that showed no
-//! activity for two sweeps in a row, so between one and one and a half
-//! timeouts after its last activity. The registry is per worker thread, as
-//! a connection never leaves its worker.
+//! its connections every [`SHED_AFTER`] (or every half timeout if that is
+//! shorter) and closes one that showed no activity for a timeout's worth of
+//! sweeps, so between one timeout and one timeout plus a sweep period after
+//! its last activity. The registry is per worker thread, as a connection
+//! never leaves its worker.
+//!
+//! The first idle sweep also tells a kept-alive connection to shed its HTTP
+//! state (see `http::serve`): between one and two periods after its last
+//! activity an idle connection holds no hyper buffers.
 //!
 //! The same sweep bounds the wait for a member's response head (HAProxy's
 //! `timeout server`): a request still waiting after enough sweeps is
@@ -53,7 +58,7 @@ impl Flag {
         self.waker.wake();
     }
 
-    fn lower(&self) {
+    pub fn lower(&self) {
         self.raised.store(false, Ordering::Relaxed);
     }
 }
@@ -72,6 +77,9 @@ pub(crate) struct Activity {
     awaiting_member: AtomicBool,
     /// Raised by the sweep: the member took too long to answer.
     pub member_late: Flag,
+    /// Raised by the sweep: idle for a whole period, the connection may shed
+    /// its HTTP state until the client sends again.
+    pub shed: Flag,
 }
 
 impl Activity {
@@ -89,6 +97,11 @@ impl Activity {
         if !waiting {
             self.member_late.lower();
         }
+    }
+
+    /// No request in flight (its response finished, or none came yet).
+    pub fn idle(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) == 0
     }
 }
 
@@ -189,29 +202,59 @@ impl Drop for Watch {
     }
 }
 
-/// Sweep this worker's connections every half `header_timeout`, forever
-/// (the worker's runtime ends it).
+/// The longest sweep period: an idle kept-alive connection sheds its HTTP
+/// state between one and two periods after its last activity.
+pub(crate) const SHED_AFTER: Duration = Duration::from_secs(1);
+
+/// How many sweeps in a row mean what.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// Idle sweeps that close a connection.
+    expire_after: u32,
+    /// Sweeps that find the same request still waiting for its member.
+    late_after: u32,
+}
+
+/// Sweep this worker's connections every [`SHED_AFTER`] (or half
+/// `header_timeout` if shorter), forever (the worker's runtime ends it).
 pub(crate) async fn sweep(header_timeout: Duration, member_timeout: Duration) {
-    let period = (header_timeout / 2).max(Duration::from_millis(1));
+    let period = (header_timeout / 2)
+        .min(SHED_AFTER)
+        .max(Duration::from_millis(1));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let late_after = sweeps_for(member_timeout, period);
+    let limits = Limits {
+        expire_after: periods_in(header_timeout, period),
+        late_after: sweeps_for(member_timeout, period),
+    };
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let Swept { expired, late } = REGISTRY.with_borrow_mut(|r| sweep_once(r, late_after));
+        let Swept {
+            expired,
+            late,
+            shed,
+        } = REGISTRY.with_borrow_mut(|r| sweep_once(r, limits));
         // Woken outside the borrow: a woken task runs later anyway, but
         // keep the registry free while anything else happens.
         expired.iter().for_each(|a| a.expired.raise());
         late.iter().for_each(|a| a.member_late.raise());
+        shed.iter().for_each(|a| a.shed.raise());
     }
+}
+
+/// Whole periods in `timeout` (at least one). An idle count starts at the
+/// first sweep after the last activity, so this many idle sweeps prove an
+/// idle time of at least `timeout`, and at most one period more.
+fn periods_in(timeout: Duration, period: Duration) -> u32 {
+    let whole = timeout.as_nanos().div_ceil(period.as_nanos().max(1));
+    u32::try_from(whole).unwrap_or(u32::MAX).max(1)
 }
 
 /// Sweeps in a row that prove a wait of at least `timeout`: the first one
 /// may come right after the wait began.
 fn sweeps_for(timeout: Duration, period: Duration) -> u32 {
-    let whole = timeout.as_nanos().div_ceil(period.as_nanos().max(1));
-    u32::try_from(whole).unwrap_or(u32::MAX).saturating_add(1)
+    periods_in(timeout, period).saturating_add(1)
 }
 
 /// What one sweep found.
@@ -221,10 +264,16 @@ struct Swept {
     expired: Vec<Arc<Activity>>,
     /// Requests whose member is late.
     late: Vec<Arc<Activity>>,
+    /// Connections newly idle for a whole period.
+    shed: Vec<Arc<Activity>>,
 }
 
 /// Advance every entry by one sweep.
-fn sweep_once(registry: &mut Registry, late_after: u32) -> Swept {
+fn sweep_once(registry: &mut Registry, limits: Limits) -> Swept {
+    let Limits {
+        expire_after,
+        late_after,
+    } = limits;
     let mut swept = Swept::default();
     for entry in registry.slots.iter_mut().flatten() {
         let Some(activity) = entry.activity.upgrade() else {
@@ -264,7 +313,10 @@ fn sweep_once(registry: &mut Registry, late_after: u32) -> Swept {
             continue;
         }
         entry.idle_sweeps += 1;
-        if entry.idle_sweeps == 2 {
+        if entry.idle_sweeps == 1 {
+            swept.shed.push(activity.clone());
+        }
+        if entry.idle_sweeps == expire_after {
             swept.expired.push(activity);
         }
     }
@@ -275,9 +327,54 @@ fn sweep_once(registry: &mut Registry, late_after: u32) -> Swept {
 mod tests {
     use super::*;
 
+    /// Limits as with a period of half the header timeout.
+    const HALVES: Limits = Limits {
+        expire_after: 2,
+        late_after: u32::MAX,
+    };
+
     fn expired(registry: &mut Registry, activity: &Arc<Activity>) -> bool {
-        let swept = sweep_once(registry, u32::MAX);
+        let swept = sweep_once(registry, HALVES);
         swept.expired.iter().any(|a| Arc::ptr_eq(a, activity))
+    }
+
+    #[test]
+    fn the_period_is_a_second_at_most_and_the_timeout_a_whole_number_of_them() {
+        let s = Duration::from_secs;
+        assert_eq!(periods_in(s(30), s(1)), 30);
+        assert_eq!(periods_in(s(30), s(15)), 2);
+        assert_eq!(
+            periods_in(Duration::from_millis(300), Duration::from_millis(150)),
+            2
+        );
+        assert_eq!(periods_in(Duration::from_millis(2500), s(1)), 3);
+        assert_eq!(periods_in(Duration::ZERO, s(1)), 1);
+    }
+
+    #[test]
+    fn the_first_idle_sweep_asks_once_to_shed_and_activity_asks_again() {
+        let activity = Arc::new(Activity::default());
+        let _watch = watch(&activity);
+        let limits = Limits {
+            expire_after: 5,
+            late_after: u32::MAX,
+        };
+        let shed = |r: &mut Registry| {
+            let swept = sweep_once(r, limits);
+            swept.shed.iter().any(|a| Arc::ptr_eq(a, &activity))
+        };
+        REGISTRY.with_borrow_mut(|r| {
+            // The first sweep counts as activity; the next one is idle.
+            assert_eq!((1..=10).find(|_| shed(r)), Some(2));
+            assert!((1..=10).all(|_| !shed(r)), "once per idle stretch");
+            // A request, in flight across sweeps, then done: idle again.
+            let request = InFlight::begin(&activity);
+            assert!(!activity.idle());
+            assert!(!shed(r) && !shed(r));
+            drop(request);
+            assert!(activity.idle());
+            assert_eq!((1..=10).find(|_| shed(r)), Some(2));
+        });
     }
 
     #[test]
@@ -320,7 +417,11 @@ mod tests {
         let activity = Arc::new(Activity::default());
         let _watch = watch(&activity);
         let late = |r: &mut Registry| {
-            let swept = sweep_once(r, late_after);
+            let limits = Limits {
+                expire_after: u32::MAX,
+                late_after,
+            };
+            let swept = sweep_once(r, limits);
             swept.late.iter().for_each(|a| a.member_late.raise());
             swept.late.iter().any(|a| Arc::ptr_eq(a, &activity))
         };

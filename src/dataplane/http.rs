@@ -10,7 +10,8 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{HeaderMap, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tracing::debug;
@@ -35,6 +36,7 @@ use super::head_timeout::{self, Activity, InFlight};
 use super::listener::{ListenerShared, MemberLoad, MemberRuntime};
 use super::member_pool::{MemberPool, Sender};
 use super::persistence::find_cookie;
+use super::stats::CountingIo;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -56,10 +58,41 @@ struct ClientConn {
     ip: IpAddr,
     /// The client address as an `X-Forwarded-For` element.
     ip_value: HeaderValue,
-    /// Requests seen and in flight, for the header timeout.
     activity: Arc<Activity>,
     /// Notified when the first request arrives.
     first_request: Notify,
+    /// Set while the connection sheds its hyper state: the shutdown hyper
+    /// makes on its way out is skipped and the socket stays open.
+    keep_open: AtomicBool,
+    /// The member side of an upgrade the member accepted (101), relayed by
+    /// the connection once hyper hands the client socket back.
+    upgrade: Mutex<Option<MemberUpgrade>>,
+}
+
+struct MemberUpgrade {
+    member: hyper::upgrade::OnUpgrade,
+    /// The member's load and its connection, held until the relay ends.
+    _held: (MemberLoad, Sender),
+}
+
+/// A client stream the connection can wait on, between requests, without
+/// reading from it, so an idle kept-alive connection holds no HTTP state.
+/// A TLS stream cannot: records may sit decrypted in its own buffers.
+pub(crate) trait Park {
+    /// The socket to wait on, if waiting without reading is possible.
+    fn socket(&self) -> Option<&TcpStream>;
+}
+
+impl Park for CountingIo<TcpStream> {
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self.get_ref())
+    }
+}
+
+impl<S> Park for tokio_rustls::server::TlsStream<S> {
+    fn socket(&self) -> Option<&TcpStream> {
+        None
+    }
 }
 
 /// Wait until a new client sends its first bytes (a request head or a TLS
@@ -68,95 +101,307 @@ struct ClientConn {
 /// sent nothing within the header timeout, or within the first-request grace
 /// once draining.
 pub(crate) async fn client_spoke(shared: &ListenerShared, stream: &TcpStream) -> bool {
-    // A peek, not `readable()`: tokio reports a new socket readable before
-    // the first read has found it empty.
-    let spoke = || async { matches!(stream.peek(&mut [0u8; 1]).await, Ok(n) if n > 0) };
     let timeout = shared.ctx.config.client_header_timeout;
     tokio::select! {
-        r = tokio::time::timeout(timeout, spoke()) => r.unwrap_or(false),
-        _ = shared.ctx.drain.cancelled() => tokio::time::timeout(FIRST_REQUEST_GRACE, spoke())
+        r = tokio::time::timeout(timeout, spoke(stream)) => r.unwrap_or(false),
+        _ = shared.ctx.drain.cancelled() => tokio::time::timeout(FIRST_REQUEST_GRACE, spoke(stream))
             .await
             .unwrap_or(false),
     }
 }
 
+/// Whether the client sent bytes (false: it closed). A peek, not
+/// `readable()`: tokio reports a new socket readable before the first read
+/// has found it empty.
+async fn spoke(stream: &TcpStream) -> bool {
+    matches!(stream.peek(&mut [0u8; 1]).await, Ok(n) if n > 0)
+}
+
 /// Serve HTTP/1.1 on one client connection until it closes, draining
 /// gracefully (finish the request in flight, then close) on shutdown.
+///
+/// A kept-alive connection idle for a sweep period (1-2 s) sheds its hyper
+/// connection, buffers included, and waits for the client's next bytes
+/// holding only its task (see `head_timeout`); bytes hyper had read but not
+/// parsed are replayed to the next one. An upgrade (101) ends hyper's part
+/// too: the connection relays the bytes itself.
 pub(crate) async fn serve<S>(shared: Arc<ListenerShared>, io: S, peer: SocketAddr)
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Park + Unpin + Send + 'static,
 {
     let ip = peer.ip().to_canonical();
     let ip_value = HeaderValue::from_str(&ip.to_string()).expect("an IP address is a valid header");
-    let drain = shared.ctx.drain.clone();
     let activity = Arc::new(Activity::default());
     let _watch = head_timeout::watch(&activity);
+    let can_park = io.socket().is_some();
     let client = Arc::new(ClientConn {
         shared,
         ip,
         ip_value,
         activity: activity.clone(),
         first_request: Notify::new(),
+        keep_open: AtomicBool::new(false),
+        upgrade: Mutex::new(None),
     });
-    let this = client.clone();
-    let service = service_fn(move |req| {
+    let mut io = ClientIo {
+        inner: io,
+        replay: Bytes::new(),
+        client: client.clone(),
+    };
+    loop {
+        let Some(back) = run_hyper(&client, io, can_park).await else {
+            return;
+        };
+        io = back.io;
+        if let Some(upgrade) = back.upgrade {
+            relay_upgraded(io, back.unread, upgrade).await;
+            return;
+        }
+        io.replay = back.unread;
+        if io.replay.is_empty() && !parked(&client, &io).await {
+            return;
+        }
+    }
+}
+
+/// What hyper hands back when it stops serving a connection that goes on.
+struct Handback<S> {
+    io: ClientIo<S>,
+    /// Bytes hyper had read but not parsed.
+    unread: Bytes,
+    /// The member's side, when the connection was upgraded.
+    upgrade: Option<MemberUpgrade>,
+}
+
+/// Serve requests with a new hyper connection until the connection closes
+/// (`None`), or until hyper hands the socket back: idle, it shed its state
+/// (`can_park` only), or it was upgraded.
+async fn run_hyper<S>(
+    client: &Arc<ClientConn>,
+    io: ClientIo<S>,
+    can_park: bool,
+) -> Option<Handback<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = &client.activity;
+    let drain = &client.shared.ctx.drain;
+    let service = {
         let client = client.clone();
-        if !client.activity.started() {
-            client.first_request.notify_one();
-        }
-        let flight = InFlight::begin(&client.activity);
-        async move {
-            let mut resp = proxy(&client, req).await;
-            if let ProxyBody::Member(body) = resp.body_mut() {
-                // In flight until the member's body has been passed on.
-                body.flight = Some(flight);
+        service_fn(move |req| {
+            let client = client.clone();
+            if !client.activity.started() {
+                client.first_request.notify_one();
             }
-            Ok::<_, Infallible>(resp)
-        }
-    });
-    let conn = http1::Builder::new()
-        // A client may shut down its sending side once the request is out
-        // and still get the response (HAProxy's default too). It also keeps
-        // hyper from probing the socket for EOF while a request is in
-        // flight, a read that made it allocate a fresh 8 KiB read buffer per
-        // request (the old one still held the request's headers).
-        .half_close(true)
-        // No hyper header timer: see `head_timeout` (the select below).
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
-    tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => {
+            let flight = InFlight::begin(&client.activity);
+            async move {
+                let mut resp = proxy(&client, req).await;
+                if let ProxyBody::Member(body) = resp.body_mut() {
+                    // In flight until the member's body has been passed on.
+                    body.flight = Some(flight);
+                }
+                Ok::<_, Infallible>(resp)
+            }
+        })
+    };
+    // Boxed: a few hundred bytes the connection does not keep while it
+    // waits without hyper.
+    let mut conn = Box::new(
+        http1::Builder::new()
+            // A client may shut down its sending side once the request is
+            // out and still get the response (HAProxy's default too). It
+            // also keeps hyper from probing the socket for EOF while a
+            // request is in flight, a read that made it allocate a fresh
+            // 8 KiB read buffer per request (the old one still held the
+            // request's headers).
+            .half_close(true)
+            // No hyper header timer: see `head_timeout` (the select below).
+            .serve_connection(TokioIo::new(io), service),
+    );
+
+    let shed = tokio::select! {
+        r = &mut *conn => {
             if let Err(error) = r {
                 debug!(%error, "client connection ended with an error");
             }
+            false
         }
         _ = activity.expired.raised() => {
-            // Slow-header clients and forgotten keep-alive connections are
-            // closed instead of holding memory and a connection_limit slot.
+            // Slow-header clients and forgotten keep-alive connections
+            // are closed instead of holding memory and a
+            // connection_limit slot.
             debug!("no request head within the header timeout; closing");
+            return None;
         }
+        _ = shed_requested(activity), if can_park => true,
         _ = drain.cancelled() => {
-            if !this.activity.started() {
+            let mut ended = None;
+            if !activity.started() {
                 // Accepted just before the drain: the client has likely
                 // written its request already. Answer it (with
-                // `Connection: close`) instead of cutting the connection.
+                // `Connection: close`) instead of cutting the
+                // connection.
                 tokio::select! {
-                    r = conn.as_mut() => {
-                        if let Err(error) = r {
-                            debug!(%error, "client connection ended with an error while draining");
-                        }
-                        return;
-                    }
-                    _ = this.first_request.notified() => {}
+                    r = &mut *conn => ended = Some(r),
+                    _ = client.first_request.notified() => {}
                     _ = tokio::time::sleep(FIRST_REQUEST_GRACE) => {}
                 }
             }
-            conn.as_mut().graceful_shutdown();
-            if let Err(error) = conn.await {
+            let ended = match ended {
+                Some(ended) => ended,
+                None => {
+                    Pin::new(&mut *conn).graceful_shutdown();
+                    (&mut *conn).await
+                }
+            };
+            if let Err(error) = ended {
                 debug!(%error, "client connection ended with an error while draining");
             }
+            false
         }
+    };
+    if shed {
+        // Idle: hyper closes at once and hands the socket back (a
+        // response still being written is finished first; the client
+        // was not told the connection would close, so it stays open).
+        client.keep_open.store(true, Ordering::Relaxed);
+        Pin::new(&mut *conn).graceful_shutdown();
+        let ended = tokio::select! {
+            ended = &mut *conn => ended,
+            _ = activity.expired.raised() => {
+                debug!("no request head within the header timeout; closing");
+                return None;
+            }
+        };
+        client.keep_open.store(false, Ordering::Relaxed);
+        if let Err(error) = ended {
+            debug!(%error, "client connection ended with an error");
+            return None;
+        }
+    }
+    let upgrade = client.upgrade.lock().expect("upgrade slot").take();
+    if !shed && upgrade.is_none() {
+        // Done; hyper has shut the connection down.
+        return None;
+    }
+    let parts = conn.into_parts();
+    Some(Handback {
+        io: parts.io.into_inner(),
+        // A copy, so hyper's read buffer (kilobytes) is freed however little
+        // of it is left.
+        unread: Bytes::copy_from_slice(&parts.read_buf),
+        upgrade,
+    })
+}
+
+/// Resolves when the sweep asks an idle connection to shed its state (a
+/// request that arrived since keeps it). Only once a request has been
+/// served: until then hyper does not count the connection idle and would
+/// close it only after a request.
+async fn shed_requested(activity: &Activity) {
+    loop {
+        activity.shed.raised().await;
+        activity.shed.lower();
+        if activity.started() && activity.idle() {
+            return;
+        }
+    }
+}
+
+/// Wait, holding no HTTP state, for the client's next bytes. False when the
+/// connection is to close instead: the client closed it, the header timeout
+/// expired, or the data plane is draining (no request is in flight).
+async fn parked<S: Park>(client: &ClientConn, io: &ClientIo<S>) -> bool {
+    let Some(socket) = io.inner.socket() else {
+        return false;
+    };
+    let ctx = &client.shared.ctx;
+    ctx.parked.fetch_add(1, Ordering::Relaxed);
+    let spoke = tokio::select! {
+        spoke = spoke(socket) => spoke,
+        _ = client.activity.expired.raised() => false,
+        _ = ctx.drain.cancelled() => false,
+    };
+    ctx.parked.fetch_sub(1, Ordering::Relaxed);
+    spoke
+}
+
+/// Relay an upgraded connection: the bytes hyper read past the request
+/// first, then both ways until either side closes.
+async fn relay_upgraded<S>(mut client: ClientIo<S>, early: Bytes, upgrade: MemberUpgrade)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let member = match upgrade.member.await {
+        Ok(member) => member,
+        Err(error) => {
+            debug!(%error, "upgrade did not complete");
+            return;
+        }
+    };
+    let mut member = TokioIo::new(member);
+    if let Err(error) = member.write_all(&early).await {
+        debug!(%error, "upgraded connection ended with an error");
+        return;
+    }
+    if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut member).await {
+        debug!(%error, "upgraded connection ended with an error");
+    }
+}
+
+/// The client stream under hyper: first the bytes a shed hyper connection
+/// had read but not parsed, then the stream itself.
+struct ClientIo<S> {
+    inner: S,
+    replay: Bytes,
+    client: Arc<ClientConn>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.replay.is_empty() {
+            let n = self.replay.len().min(buf.remaining());
+            buf.put_slice(&self.replay.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for ClientIo<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.client.keep_open.load(Ordering::Relaxed) {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -179,7 +424,6 @@ async fn proxy(client: &ClientConn, mut req: Request<Incoming>) -> Response<Prox
         &cfg.forwarded_port,
         upgrade,
     );
-    let mut client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
     let mut tried = Tried::default();
     for _ in 0..MAX_ATTEMPTS {
@@ -237,8 +481,8 @@ async fn proxy(client: &ClientConn, mut req: Request<Incoming>) -> Response<Prox
                     member,
                     load,
                     choice.set_cookie,
-                    client_upgrade.take(),
-                    &client.shared,
+                    upgrade,
+                    client,
                 );
             }
             Err(mut e) => match e.take_message() {
@@ -271,29 +515,17 @@ fn respond(
     member: &MemberRuntime,
     load: MemberLoad,
     set_cookie: bool,
-    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-    shared: &Arc<ListenerShared>,
+    upgrade: bool,
+    client: &ClientConn,
 ) -> Response<ProxyBody> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client_upgrade) = client_upgrade {
-            let member_upgrade = hyper::upgrade::on(&mut resp);
-            let tracked = shared.ctx.tracker.track();
-            let hard = shared.ctx.hard.clone();
-            tokio::spawn(async move {
-                let _held = (tracked, load, sender);
-                let (Ok(m), Ok(c)) = (member_upgrade.await, client_upgrade.await) else {
-                    debug!("upgrade did not complete");
-                    return;
-                };
-                let (mut m, mut c) = (TokioIo::new(m), TokioIo::new(c));
-                tokio::select! {
-                    r = tokio::io::copy_bidirectional(&mut c, &mut m) => {
-                        if let Err(error) = r {
-                            debug!(%error, "upgraded connection ended with an error");
-                        }
-                    }
-                    _ = hard.cancelled() => {}
-                }
+        if upgrade {
+            // hyper sends the 101 and hands the client socket back to
+            // `serve`, which relays it to the member's.
+            let member = hyper::upgrade::on(&mut resp);
+            *client.upgrade.lock().expect("upgrade slot") = Some(MemberUpgrade {
+                member,
+                _held: (load, sender),
             });
         }
         return resp.map(|_| ProxyBody::Static(None));

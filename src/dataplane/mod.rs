@@ -90,8 +90,9 @@ pub struct DataPlaneConfig {
     pub stick_table_idle: Duration,
     /// HTTP: how long a client may take to send a request head, idle
     /// keep-alive time included, before its connection is closed (checked
-    /// every half timeout, so closed after one to one and a half; a new
-    /// connection that sends nothing at all, after exactly this long).
+    /// every second, or every half timeout if shorter, so closed up to one
+    /// such period later; a new connection that sends nothing at all, after
+    /// exactly this long).
     pub client_header_timeout: Duration,
     /// Worker threads carrying the traffic (HAProxy's `nbthread`).
     pub workers: usize,
@@ -100,8 +101,8 @@ pub struct DataPlaneConfig {
     pub member_idle_timeout: Duration,
     /// HTTP: a member that has not begun its response this long after the
     /// request went out gets the client a 504 (HAProxy's `timeout server`).
-    /// Checked by the header-timeout sweep, so it fires up to half a
-    /// `client_header_timeout` later.
+    /// Checked by the header-timeout sweep, so it fires up to one sweep
+    /// period (at most a second) later.
     pub member_response_timeout: Duration,
 }
 
@@ -229,6 +230,7 @@ impl DataPlane {
                 hard: StopSignal::new(),
                 member_tls: tls::member_connector(),
                 workers: workers.handles().to_vec(),
+                parked: AtomicUsize::new(0),
             }),
             members,
             serving: tokio::sync::Mutex::new(HashMap::new()),
@@ -376,6 +378,13 @@ impl DataPlane {
         drop(serving);
         self.sweep_member_pools();
         Ok(())
+    }
+
+    /// Kept-alive HTTP client connections idle between requests that hold
+    /// no HTTP state (shed a second or two after their last request), over
+    /// all listeners.
+    pub fn parked_connections(&self) -> usize {
+        self.ctx.parked.load(Ordering::Relaxed)
     }
 
     /// The spec currently served for a load balancer, if any.

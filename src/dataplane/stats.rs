@@ -86,6 +86,11 @@ impl<S> CountingIo<S> {
     pub fn new(inner: S, counters: Arc<ListenerCounters>) -> Self {
         Self { inner, counters }
     }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for CountingIo<S> {
