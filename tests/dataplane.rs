@@ -1318,3 +1318,39 @@ async fn bytes_sent_right_behind_an_upgrade_request_reach_the_member() {
         .unwrap();
     assert_eq!(&buf, b"ping");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kept_alive_https_connection_sheds_its_http_state_too() {
+    install_provider();
+    let ip = vip(29);
+    let port = free_port(ip);
+    let m = http_member("tp").await;
+    let (cert, key) = self_signed();
+    let mut l = listener(
+        Protocol::Https,
+        port,
+        Some(pool(
+            Protocol::Http,
+            LbAlgorithm::RoundRobin,
+            None,
+            vec![m.spec(1)],
+        )),
+    );
+    l.tls = Some(std::sync::Arc::new(TlsMaterial {
+        certificate_id: CertificateId::new(),
+        certificate_chain_pem: cert,
+        private_key_pem: key,
+    }));
+    let dp = data_plane();
+    dp.apply(lb(ip, vec![l])).await.unwrap();
+    let c = http_client(None);
+    let url = format!("https://{ip}:{port}/");
+    assert_eq!(get(&c, &url).await.1, "tp");
+    wait_until("the idle TLS connection parks without HTTP state", || {
+        dp.parked_connections() == 1
+    })
+    .await;
+    // The pooled connection carries the next request: still one connection.
+    assert_eq!(get(&c, &url).await.1, "tp");
+    assert_eq!(dp.all_listener_stats()[0].1.total_connections, 1);
+}

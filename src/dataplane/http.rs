@@ -77,9 +77,9 @@ struct MemberUpgrade {
 
 /// A client stream the connection can wait on, between requests, without
 /// reading from it, so an idle kept-alive connection holds no HTTP state.
-/// A TLS stream cannot: records may sit decrypted in its own buffers.
 pub(crate) trait Park {
-    /// The socket to wait on, if waiting without reading is possible.
+    /// The socket to wait on; `None` while the stream holds bytes of its
+    /// own to pass on first.
     fn socket(&self) -> Option<&TcpStream>;
 }
 
@@ -89,9 +89,13 @@ impl Park for CountingIo<TcpStream> {
     }
 }
 
-impl<S> Park for tokio_rustls::server::TlsStream<S> {
+impl Park for tokio_rustls::server::TlsStream<CountingIo<TcpStream>> {
     fn socket(&self) -> Option<&TcpStream> {
-        None
+        let (io, session) = self.get_ref();
+        // No decrypted bytes waiting to be read (rustls wants more from the
+        // socket) and no records of its own waiting to go out (a session
+        // ticket, say): what comes next comes through the socket.
+        (session.wants_read() && !session.wants_write()).then(|| io.get_ref())
     }
 }
 
@@ -133,7 +137,6 @@ where
     let ip_value = HeaderValue::from_str(&ip.to_string()).expect("an IP address is a valid header");
     let activity = Arc::new(Activity::default());
     let _watch = head_timeout::watch(&activity);
-    let can_park = io.socket().is_some();
     let client = Arc::new(ClientConn {
         shared,
         ip,
@@ -149,7 +152,7 @@ where
         client: client.clone(),
     };
     loop {
-        let Some(back) = run_hyper(&client, io, can_park).await else {
+        let Some(back) = run_hyper(&client, io).await else {
             return;
         };
         io = back.io;
@@ -174,13 +177,9 @@ struct Handback<S> {
 }
 
 /// Serve requests with a new hyper connection until the connection closes
-/// (`None`), or until hyper hands the socket back: idle, it shed its state
-/// (`can_park` only), or it was upgraded.
-async fn run_hyper<S>(
-    client: &Arc<ClientConn>,
-    io: ClientIo<S>,
-    can_park: bool,
-) -> Option<Handback<S>>
+/// (`None`), or until hyper hands the socket back: idle, it shed its state,
+/// or it was upgraded.
+async fn run_hyper<S>(client: &Arc<ClientConn>, io: ClientIo<S>) -> Option<Handback<S>>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -233,7 +232,7 @@ where
             debug!("no request head within the header timeout; closing");
             return None;
         }
-        _ = shed_requested(activity), if can_park => true,
+        _ = shed_requested(activity) => true,
         _ = drain.cancelled() => {
             let mut ended = None;
             if !activity.started() {
@@ -308,12 +307,13 @@ async fn shed_requested(activity: &Activity) {
     }
 }
 
-/// Wait, holding no HTTP state, for the client's next bytes. False when the
-/// connection is to close instead: the client closed it, the header timeout
-/// expired, or the data plane is draining (no request is in flight).
+/// Wait, holding no HTTP state, for the client's next bytes (at once if
+/// the stream holds some). False when the connection is to close instead:
+/// the client closed it, the header timeout expired, or the data plane is
+/// draining (no request is in flight).
 async fn parked<S: Park>(client: &ClientConn, io: &ClientIo<S>) -> bool {
     let Some(socket) = io.inner.socket() else {
-        return false;
+        return true;
     };
     let ctx = &client.shared.ctx;
     ctx.parked.fetch_add(1, Ordering::Relaxed);
