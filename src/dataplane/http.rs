@@ -152,12 +152,16 @@ where
         client: client.clone(),
     };
     loop {
-        let Some(back) = run_hyper(&client, io).await else {
+        // Boxed, each in a statement of its own, so that what a connection
+        // keeps while it waits without hyper is only `parked`'s state.
+        let hyper = Box::pin(run_hyper(&client, io));
+        let Some(back) = hyper.await else {
             return;
         };
         io = back.io;
         if let Some(upgrade) = back.upgrade {
-            relay_upgraded(io, back.unread, upgrade).await;
+            let relay = Box::pin(relay_upgraded(io, back.unread, upgrade));
+            relay.await;
             return;
         }
         io.replay = back.unread;

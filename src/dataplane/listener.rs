@@ -6,8 +6,10 @@
 //! request, so a removed member gets no new requests even on kept-alive
 //! client connections. Nothing here reads the store or the API.
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -383,14 +385,17 @@ async fn serve(
     // is boxed on its own, allocated only once the client spoke and only as
     // large as that protocol needs: an idle HTTP connection keeps ~1 KiB,
     // not the ~10 KiB a TLS handshake takes.
-    match &cfg.mode {
-        Mode::Tcp => Box::pin(super::tcp::relay(shared.clone(), cfg.clone(), stream, peer)).await,
+    // Boxed in a statement of its own: a future built in the statement
+    // that awaits it would be laid out inside this task as well.
+    let protocol: Pin<Box<dyn Future<Output = ()> + Send + '_>> = match &cfg.mode {
+        Mode::Tcp => Box::pin(super::tcp::relay(shared.clone(), cfg.clone(), stream, peer)),
         Mode::Http => {
             let io = CountingIo::new(stream, shared.counters.clone());
-            Box::pin(super::http::serve(shared, io, peer)).await
+            Box::pin(super::http::serve(shared, io, peer))
         }
-        Mode::Https(acceptor) => Box::pin(serve_https(shared, acceptor, stream, peer)).await,
-    }
+        Mode::Https(acceptor) => Box::pin(serve_https(shared, acceptor, stream, peer)),
+    };
+    protocol.await
 }
 
 async fn serve_https(
