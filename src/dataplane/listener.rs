@@ -383,10 +383,10 @@ async fn serve(
     }
     // Each protocol's state (hyper's connection, a TLS session, the relay)
     // is boxed on its own, allocated only once the client spoke and only as
-    // large as that protocol needs: an idle HTTP connection keeps ~1 KiB,
-    // not the ~10 KiB a TLS handshake takes.
-    // Boxed in a statement of its own: a future built in the statement
-    // that awaits it would be laid out inside this task as well.
+    // large as that protocol needs: an idle HTTP connection keeps under
+    // 1 KiB of it, not the ~10 KiB a TLS handshake takes. Boxed in a
+    // statement of its own: a future built in the statement that awaits it
+    // would be laid out inside this task as well.
     let protocol: Pin<Box<dyn Future<Output = ()> + Send + '_>> = match &cfg.mode {
         Mode::Tcp => Box::pin(super::tcp::relay(shared.clone(), cfg.clone(), stream, peer)),
         Mode::Http => {
