@@ -1268,6 +1268,23 @@ async fn an_idle_kept_alive_connection_sheds_its_http_state_and_serves_the_next_
     let got = read_until_ends_with(&mut s, b"\r\n\r\nsh").await;
     assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
 
+    // Two requests pipelined in one write wake a parked connection: both
+    // are answered, in order.
+    wait_until("parked again", || dp.parked_connections() == 1).await;
+    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = read_until_ends_with(&mut s, b"\r\n\r\nsh").await;
+    while got.windows(15).filter(|w| w == b"HTTP/1.1 200 OK").count() < 2 {
+        got.extend(read_until_ends_with(&mut s, b"\r\n\r\nsh").await);
+    }
+    assert_eq!(
+        got.windows(15).filter(|w| w == b"HTTP/1.1 200 OK").count(),
+        2,
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+
     // A parked connection closes at once when the data plane drains.
     wait_until("parked again", || dp.parked_connections() == 1).await;
     let started = std::time::Instant::now();
