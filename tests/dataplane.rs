@@ -1030,14 +1030,8 @@ async fn an_http_client_that_sends_no_request_head_is_closed_after_the_header_ti
     use std::time::{Duration, Instant};
     use tokio::io::AsyncReadExt;
 
-    let ip = vip(21);
-    let port = free_port(ip);
-    let member = http_member("m").await;
-    let dp = data_plane_with(ballast::dataplane::DataPlaneConfig {
-        client_header_timeout: Duration::from_millis(300),
-        ..test_config()
-    });
-    serve_http(&dp, ip, port, vec![member.spec(1)]).await;
+    let (_dp, ip, port, _member) =
+        http_with_header_timeout(21, "m", Duration::from_millis(300)).await;
     // Half a request head, then silence.
     let mut client = tokio::net::TcpStream::connect((ip, port)).await.unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut client, b"GET / HTTP/1.1\r\nHost: x\r\n")
@@ -1071,14 +1065,8 @@ async fn an_http_client_that_sends_no_request_head_is_closed_after_the_header_ti
 async fn a_slow_response_outlives_the_header_timeout_then_the_idle_connection_is_closed() {
     use std::time::{Duration, Instant};
 
-    let ip = vip(25);
-    let port = free_port(ip);
-    let member = http_member("kt").await;
-    let dp = data_plane_with(ballast::dataplane::DataPlaneConfig {
-        client_header_timeout: Duration::from_millis(300),
-        ..test_config()
-    });
-    serve_http(&dp, ip, port, vec![member.spec(1)]).await;
+    let (_dp, ip, port, _member) =
+        http_with_header_timeout(25, "kt", Duration::from_millis(300)).await;
     let mut client = tokio::net::TcpStream::connect((ip, port)).await.unwrap();
     // The member answers after 800 ms: a request in flight is not idle.
     tokio::io::AsyncWriteExt::write_all(&mut client, b"GET /slow/800 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -1229,16 +1217,9 @@ async fn a_member_that_never_answers_gets_the_client_a_504_after_the_response_ti
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_kept_alive_connection_sheds_its_http_state_and_serves_the_next_request() {
-    let ip = vip(27);
-    let port = free_port(ip);
-    let m = http_member("sh").await;
     // A sweep period of 1 s: shed 1-2 s after the last request, closed
     // 5-6 s after it.
-    let dp = data_plane_with(ballast::dataplane::DataPlaneConfig {
-        client_header_timeout: Duration::from_secs(5),
-        ..test_config()
-    });
-    serve_http(&dp, ip, port, vec![m.spec(1)]).await;
+    let (dp, ip, port, _member) = http_with_header_timeout(27, "sh", Duration::from_secs(5)).await;
     let mut s = TcpStream::connect((ip, port)).await.unwrap();
     let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     s.write_all(request).await.unwrap();

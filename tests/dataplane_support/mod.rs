@@ -399,6 +399,25 @@ pub async fn get(client: &reqwest::Client, url: &str) -> (StatusCode, String, St
     (status, member, r.text().await.unwrap_or_default())
 }
 
+/// One HTTP listener on `vip(n)` over a single member named `name`, served
+/// by a data plane whose client header timeout is `timeout`. Keep the member
+/// alive as long as the listener is used.
+pub async fn http_with_header_timeout(
+    n: u8,
+    name: &str,
+    timeout: Duration,
+) -> (Arc<DataPlane>, IpAddr, u16, Member) {
+    let ip = vip(n);
+    let port = free_port(ip);
+    let member = http_member(name).await;
+    let dp = data_plane_with(DataPlaneConfig {
+        client_header_timeout: timeout,
+        ..test_config()
+    });
+    serve_http(&dp, ip, port, vec![member.spec(1)]).await;
+    (dp, ip, port, member)
+}
+
 /// Read from `stream` until what arrived ends with `suffix` (a whole
 /// response on a kept-alive connection); panics if it closes first or
 /// nothing more arrives within `DEADLINE`.
