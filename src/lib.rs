@@ -12,6 +12,7 @@
 //! - `app` — wires every part and owns shutdown.
 //! - `ui` — serves the web UI in `static/` (rust-embed).
 //! - `metrics` — the Prometheus registry behind `/metrics`.
+//! - `sync` — the lock-poisoning policy (every `std` lock recovers).
 //! - `systemd` — sd_notify (READY, STOPPING, watchdog).
 //! - `backup`, `check` — the `ballast backup` and `ballast check` commands.
 #![deny(unsafe_code)]
@@ -28,5 +29,6 @@ pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod store;
+pub mod sync;
 pub mod systemd;
 pub mod ui;
