@@ -1,9 +1,14 @@
 //! Shared helpers for integration tests: start the real `ballast` binary on
-//! its own data dir, API port and VIP range; typed HTTP calls; polling with
-//! a deadline.
+//! its own data dir, API port and VIP range; typed HTTP calls; an HTTP
+//! member answering with its name; polling with a deadline.
 #![allow(dead_code)]
 
 pub mod api;
+mod member;
+
+// Not every test binary uses every helper (see `allow(dead_code)` above).
+#[allow(unused_imports)]
+pub use member::http_member;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
