@@ -5,10 +5,13 @@
 
 pub mod api;
 mod member;
+mod wait;
 
 // Not every test binary uses every helper (see `allow(dead_code)` above).
 #[allow(unused_imports)]
 pub use member::http_member;
+#[allow(unused_imports)]
+pub use wait::wait_until;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -154,17 +157,6 @@ impl Ballast {
 impl Drop for Ballast {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-/// Poll `cond` every 20 ms until it holds; panic after `timeout`.
-pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        if Instant::now() > deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -1,18 +1,30 @@
 //! Helpers for the data-plane tests: member servers (HTTP, TCP, TLS) that
-//! answer with their own name, spec builders, clients bound to chosen source
-//! addresses, and `wait_until` with a deadline.
+//! answer with their own name, clients bound to chosen source addresses,
+//! set-ups of one listener, spec builders (`spec.rs`), raw-socket
+//! clients (`socket.rs`), and `wait_until` with a deadline (shared with
+//! `tests/common`).
 #![allow(dead_code)]
+
+mod socket;
+mod spec;
+#[path = "../common/wait.rs"]
+mod wait;
+
+// Not every test binary uses every helper (see `allow(dead_code)` above).
+#[allow(unused_imports)]
+pub use socket::*;
+#[allow(unused_imports)]
+pub use spec::*;
+#[allow(unused_imports)]
+pub use wait::wait_until;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ballast::dataplane::{
-    DataPlane, DataPlaneConfig, ListenerSpec, LoadBalancerSpec, MemberSpec, MemberStates,
-    Persistence, PoolSpec, StatsBase,
-};
-use ballast::model::{LbAlgorithm, ListenerId, LoadBalancerId, MemberId, PoolId, Protocol};
+use ballast::dataplane::{DataPlane, DataPlaneConfig, MemberSpec, MemberStates, PoolSpec};
+use ballast::model::{LbAlgorithm, MemberId, Protocol};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
@@ -20,8 +32,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -35,15 +47,6 @@ pub fn vip(n: u8) -> IpAddr {
 pub fn free_port(ip: IpAddr) -> u16 {
     let l = std::net::TcpListener::bind((ip, 0)).expect("bind port 0");
     l.local_addr().unwrap().port()
-}
-
-/// Poll `f` until it is true or the deadline passes (then panic with `what`).
-pub async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// A data plane with a fresh member registry.
@@ -70,7 +73,13 @@ pub fn data_plane_with(config: DataPlaneConfig) -> Arc<DataPlane> {
 /// Serve one HTTP listener on `ip:port`, round robin over `members`.
 pub async fn serve_http(dp: &DataPlane, ip: IpAddr, port: u16, members: Vec<MemberSpec>) {
     let pool = pool(Protocol::Http, LbAlgorithm::RoundRobin, None, members);
-    dp.apply(lb(ip, vec![listener(Protocol::Http, port, Some(pool))]))
+    serve_pool(dp, ip, port, pool).await;
+}
+
+/// Serve one listener of `pool`'s protocol on `ip:port`.
+pub async fn serve_pool(dp: &DataPlane, ip: IpAddr, port: u16, pool: PoolSpec) {
+    let protocol = pool.protocol;
+    dp.apply(lb(ip, vec![listener(protocol, port, Some(pool))]))
         .await
         .unwrap();
 }
@@ -96,42 +105,6 @@ impl Member {
     /// Close the listening socket and every connection at once.
     pub fn kill(&self) {
         self.kill.cancel();
-    }
-}
-
-pub fn pool(
-    protocol: Protocol,
-    algorithm: LbAlgorithm,
-    persistence: Option<Persistence>,
-    members: Vec<MemberSpec>,
-) -> PoolSpec {
-    PoolSpec {
-        id: PoolId::new(),
-        protocol,
-        algorithm,
-        persistence,
-        members,
-    }
-}
-
-pub fn listener(protocol: Protocol, port: u16, pool: Option<PoolSpec>) -> ListenerSpec {
-    ListenerSpec {
-        id: ListenerId::new(),
-        name: "test".into(),
-        protocol,
-        protocol_port: port,
-        connection_limit: None,
-        tls: None,
-        pool,
-        stats_base: StatsBase::default(),
-    }
-}
-
-pub fn lb(vip: IpAddr, listeners: Vec<ListenerSpec>) -> LoadBalancerSpec {
-    LoadBalancerSpec {
-        id: LoadBalancerId::new(),
-        vip,
-        listeners,
     }
 }
 
@@ -205,27 +178,6 @@ pub fn http_client(source: Option<IpAddr>) -> reqwest::Client {
         b = b.local_address(ip);
     }
     b.build().expect("client builds")
-}
-
-/// A TCP connection from `source` (any 127.x address) to `to`.
-pub async fn tcp_from(source: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
-    let s = TcpSocket::new_v4()?;
-    s.bind(SocketAddr::new(source, 0))?;
-    s.connect(to).await
-}
-
-/// Read the member's greeting line (its name) from a TCP relay.
-pub async fn greeting(s: &mut TcpStream) -> std::io::Result<String> {
-    let mut out = Vec::new();
-    let mut b = [0u8; 1];
-    loop {
-        let n = s.read(&mut b).await?;
-        if n == 0 || b[0] == b'\n' {
-            break;
-        }
-        out.push(b[0]);
-    }
-    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 #[derive(Clone, Copy)]
@@ -399,52 +351,52 @@ pub async fn get(client: &reqwest::Client, url: &str) -> (StatusCode, String, St
     (status, member, r.text().await.unwrap_or_default())
 }
 
+/// Send `request` and return the body of the answer.
+pub async fn body_of(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().text().await.unwrap()
+}
+
+/// One HTTP listener on `vip(n)` over `member`, served by a data plane
+/// with `config`.
+pub async fn http_over(
+    n: u8,
+    member: MemberSpec,
+    config: DataPlaneConfig,
+) -> (Arc<DataPlane>, IpAddr, u16) {
+    let ip = vip(n);
+    let port = free_port(ip);
+    let dp = data_plane_with(config);
+    serve_http(&dp, ip, port, vec![member]).await;
+    (dp, ip, port)
+}
+
 /// One HTTP listener on `vip(n)` over a single member named `name`, served
-/// by a data plane whose client header timeout is `timeout`. Keep the member
-/// alive as long as the listener is used.
+/// by a data plane with `config`. Keep the member alive as long as the
+/// listener is used.
+pub async fn http_over_one_member_with(
+    n: u8,
+    name: &str,
+    config: DataPlaneConfig,
+) -> (Arc<DataPlane>, IpAddr, u16, Member) {
+    let member = http_member(name).await;
+    let (dp, ip, port) = http_over(n, member.spec(1), config).await;
+    (dp, ip, port, member)
+}
+
+/// [`http_over_one_member_with`] with the tests' usual tunables.
+pub async fn http_over_one_member(n: u8, name: &str) -> (Arc<DataPlane>, IpAddr, u16, Member) {
+    http_over_one_member_with(n, name, test_config()).await
+}
+
+/// [`http_over_one_member_with`] with a client header timeout of `timeout`.
 pub async fn http_with_header_timeout(
     n: u8,
     name: &str,
     timeout: Duration,
 ) -> (Arc<DataPlane>, IpAddr, u16, Member) {
-    let ip = vip(n);
-    let port = free_port(ip);
-    let member = http_member(name).await;
-    let dp = data_plane_with(DataPlaneConfig {
+    let config = DataPlaneConfig {
         client_header_timeout: timeout,
         ..test_config()
-    });
-    serve_http(&dp, ip, port, vec![member.spec(1)]).await;
-    (dp, ip, port, member)
-}
-
-/// Read from `stream` until what arrived ends with `suffix` (a whole
-/// response on a kept-alive connection); panics if it closes first or
-/// nothing more arrives within `DEADLINE`.
-pub async fn read_until_ends_with(stream: &mut TcpStream, suffix: &[u8]) -> Vec<u8> {
-    let (mut got, mut buf) = (Vec::new(), [0u8; 1024]);
-    while !got.ends_with(suffix) {
-        let n = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
-            .await
-            .expect("the response arrives")
-            .unwrap();
-        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..n]);
-    }
-    got
-}
-
-/// Assert the proxy closes `stream` (EOF or a reset) within `DEADLINE`,
-/// but no sooner than `at_least` after `since`.
-pub async fn assert_closed_no_sooner_than(
-    stream: &mut TcpStream,
-    since: Instant,
-    at_least: Duration,
-) {
-    let mut buf = [0u8; 256];
-    let read = tokio::time::timeout(DEADLINE, stream.read(&mut buf))
-        .await
-        .expect("the proxy closes the connection instead of keeping it forever");
-    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
-    assert!(since.elapsed() >= at_least, "closed too early");
+    };
+    http_over_one_member_with(n, name, config).await
 }
