@@ -2,7 +2,8 @@
 //! under its parent, so an id under another parent (or under a missing one)
 //! is a 404 naming the first missing link.
 //!
-//! The one place resource modules share, so they never import each other.
+//! Resource modules take these from here (with `guards`, `validate` and
+//! `error`), so they never import each other.
 
 use rusqlite::Connection;
 
