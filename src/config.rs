@@ -61,13 +61,13 @@ pub struct ApiConfig {
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
     /// Stable id; derived from `name` when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
     pub name: String,
     pub mode: NetworkMode,
     pub cidr: IpNet,
     /// `interface` mode only: where VIP addresses are added.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
 }
 
@@ -135,7 +135,7 @@ impl DataPlaneSection {
     /// The worker count to start: `workers`, or one per CPU when 0.
     pub fn workers(&self) -> usize {
         match self.workers {
-            0 => crate::dataplane::default_workers(),
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
     }

@@ -1,20 +1,37 @@
 //! Ballast: a single-host load balancer with the OpenStack Octavia v1 API.
 //!
 //! # Layout
-//! - `model` — typed ids, statuses, protocols; no I/O.
+//! - `model` — typed ids, statuses, protocols, job kinds, listener counters and
+//!   the pure rules every part shares (protocol compatibility, "counters never
+//!   go backwards"); `model::expected_codes` parses `expected_codes`. No I/O;
+//!   imports no other part.
 //! - `config` — figment: defaults, TOML, `BALLAST_` environment.
 //! - `store` — SQLite (r2d2 pool, migrations) and one repository per resource.
-//! - `api` — the Rocket routes of `/v1`, catchers and the JSON fault body.
-//! - `controller` — the durable job queue, provisioning flows, start-up reconcile.
+//! - `api` — the Rocket routes of `/v1`, catchers and the JSON fault body;
+//!   `api::lookup` holds the parent-chain lookups (load balancer, listener,
+//!   pool under its parent), so resource modules never import each other.
+//! - `controller` — the durable job queue, provisioning flows, start-up
+//!   reconcile; `controller::background` runs the loops beside it (status
+//!   roll-up on health changes, counter persistence, purging old rows).
 //! - `network` — the `NetworkDriver` trait, `local` and `noop` drivers.
 //! - `dataplane` — the in-process proxy: specs in, counters out.
 //! - `health` — probes, rise/fall, operating status roll-up.
-//! - `app` — wires every part and owns shutdown.
+//! - `app` — wiring only: builds, connects, spawns and stops every part, and
+//!   owns shutdown.
 //! - `ui` — serves the web UI in `static/` (rust-embed).
 //! - `metrics` — the Prometheus registry behind `/metrics`.
 //! - `sync` — the lock-poisoning policy (every `std` lock recovers).
 //! - `systemd` — sd_notify (READY, STOPPING, watchdog).
 //! - `backup`, `check` — the `ballast backup` and `ballast check` commands.
+//!
+//! Dependencies point one way: `app` builds every part; `api -> store, model`
+//! (plus handles it only reads: the data plane's live counters, the network
+//! driver's networks, metrics, and the controller's wake-up); `controller ->
+//! store, network, dataplane, health, model`; `health -> dataplane, model`;
+//! `store, network, dataplane -> model`. Nothing imports `api`; `model`
+//! imports nothing. Lints the team agrees on live in `Cargo.toml`'s
+//! `[lints]`; `unsafe_code` is denied here, for the library (a test that
+//! needs a syscall may use `unsafe` with a `// SAFETY:` note).
 #![deny(unsafe_code)]
 
 pub mod api;

@@ -1,6 +1,8 @@
-//! Plain shared types: typed ids, statuses, protocols, algorithms.
+//! Plain shared types: typed ids, statuses, protocols, algorithms, job
+//! kinds, listener counters and the small pure rules every part agrees on
+//! (protocol compatibility, "counters never go backwards").
 //!
-//! No I/O lives here. The text form of every enum (serde and SQL alike) is the
+//! No I/O lives here, and nothing here imports another part of the crate. The text form of every enum (serde and SQL alike) is the
 //! API's spelling, so one string travels unchanged from JSON to the schema's
 //! `CHECK` constraints and back.
 
@@ -9,6 +11,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub mod expected_codes;
+
+pub use expected_codes::{ExpectedCodes, parse_expected_codes};
 
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -146,6 +152,13 @@ text_enum!(/// Listener and pool protocol.
     Https => "HTTPS",
 });
 
+/// Whether a pool speaking `pool` may serve a listener speaking `listener`:
+/// the protocols must be equal, except that an HTTPS listener terminating
+/// TLS (`terminates_tls`) may speak HTTP to its members.
+pub fn protocols_compatible(listener: Protocol, terminates_tls: bool, pool: Protocol) -> bool {
+    listener == pool || (listener == Protocol::Https && terminates_tls && pool == Protocol::Http)
+}
+
 text_enum!(/// How a pool picks a member for a new connection or request.
     LbAlgorithm {
     RoundRobin => "ROUND_ROBIN",
@@ -180,6 +193,27 @@ text_enum!(/// HTTP methods a health monitor may use.
     Trace => "TRACE",
 });
 
+text_enum!(/// What a provisioning job does: one per API write that changes a load
+    /// balancer. Stored in `jobs.kind` (backed by a `CHECK` since schema
+    /// step 2), shown in job logs and the `kind` label of job metrics.
+    JobKind {
+    CreateLoadBalancer => "CreateLoadBalancer",
+    UpdateLoadBalancer => "UpdateLoadBalancer",
+    DeleteLoadBalancer => "DeleteLoadBalancer",
+    CreateListener => "CreateListener",
+    UpdateListener => "UpdateListener",
+    DeleteListener => "DeleteListener",
+    CreatePool => "CreatePool",
+    UpdatePool => "UpdatePool",
+    DeletePool => "DeletePool",
+    CreateMember => "CreateMember",
+    UpdateMember => "UpdateMember",
+    DeleteMember => "DeleteMember",
+    CreateHealthMonitor => "CreateHealthMonitor",
+    UpdateHealthMonitor => "UpdateHealthMonitor",
+    DeleteHealthMonitor => "DeleteHealthMonitor",
+});
+
 text_enum!(/// How the local network driver makes a VIP reachable.
     NetworkMode {
     Loopback => "loopback",
@@ -206,6 +240,54 @@ pub struct ListenerStats {
     pub total_connections: u64,
 }
 
+impl ListenerStats {
+    /// The totals part of these counters: what is persisted and survives a
+    /// restart (`active_connections` does not).
+    pub fn totals(&self) -> StatsBase {
+        StatsBase {
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            total_connections: self.total_connections,
+        }
+    }
+
+    /// These counters with their totals raised to at least `base` (see
+    /// [`StatsBase::at_least`]); `active_connections` is kept as it is.
+    pub fn at_least(self, base: StatsBase) -> Self {
+        let totals = self.totals().at_least(base);
+        Self {
+            bytes_in: totals.bytes_in,
+            bytes_out: totals.bytes_out,
+            active_connections: self.active_connections,
+            total_connections: totals.total_connections,
+        }
+    }
+}
+
+/// Persisted counter totals of a listener: what the store keeps and the data
+/// plane resumes from after a restart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsBase {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub total_connections: u64,
+}
+
+impl StatsBase {
+    /// The one rule for "counters never go backwards": each total is the
+    /// larger of this one and `other`'s. The live counters may be behind the
+    /// persisted ones (a listener disabled or not yet re-applied), and a late
+    /// write may carry older values than the stored ones; neither may show
+    /// or store a smaller total.
+    pub fn at_least(self, other: StatsBase) -> Self {
+        Self {
+            bytes_in: self.bytes_in.max(other.bytes_in),
+            bytes_out: self.bytes_out.max(other.bytes_out),
+            total_connections: self.total_connections.max(other.total_connections),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +302,40 @@ mod tests {
             err.to_string(),
             "must be one of ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP"
         );
+    }
+
+    #[test]
+    fn totals_never_go_backwards_and_active_connections_stay_live() {
+        let live = ListenerStats {
+            bytes_in: 5,
+            bytes_out: 50,
+            active_connections: 2,
+            total_connections: 1,
+        };
+        let base = StatsBase {
+            bytes_in: 10,
+            bytes_out: 20,
+            total_connections: 3,
+        };
+        assert_eq!(
+            live.at_least(base),
+            ListenerStats {
+                bytes_in: 10,
+                bytes_out: 50,
+                active_connections: 2,
+                total_connections: 3,
+            }
+        );
+        assert_eq!(base.at_least(live.totals()), live.at_least(base).totals());
+    }
+
+    #[test]
+    fn an_https_listener_terminating_tls_may_speak_http_to_members() {
+        use Protocol::*;
+        assert!(protocols_compatible(Https, true, Http));
+        assert!(!protocols_compatible(Https, false, Http));
+        assert!(protocols_compatible(Tcp, false, Tcp));
+        assert!(!protocols_compatible(Http, false, Tcp));
     }
 
     #[test]

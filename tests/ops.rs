@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ballast::config::{Config, LogConfig, LogFormat};
-use ballast::model::LoadBalancerId;
+use ballast::model::{JobKind, LoadBalancerId};
 use ballast::store::{self, Store};
 use ballast::systemd::Notifier;
 use tokio_util::sync::CancellationToken;
@@ -313,7 +313,7 @@ fn backup_of_a_live_store_holds_every_acknowledged_job_and_restores() {
                 if stop.load(Ordering::Acquire) {
                     break;
                 }
-                store::jobs::insert(&connection, load_balancer, "CreateListener", None)
+                store::jobs::insert(&connection, load_balancer, JobKind::CreateListener, None)
                     .expect("insert job");
                 acknowledged.store(n, Ordering::Release);
             }

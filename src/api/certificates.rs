@@ -24,13 +24,10 @@ pub fn routes() -> Vec<rocket::Route> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCertificate {
-    #[serde(default)]
     id: Option<String>,
-    #[serde(default)]
     name: Option<String>,
     certificate: Option<String>,
     private_key: Option<String>,
-    #[serde(default)]
     intermediates: Option<String>,
 }
 

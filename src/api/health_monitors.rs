@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::Body;
-use super::pools::{ids as pool_ids, pool};
+use super::lookup::{pool, pool_ids};
 use super::{ApiState, lock_update, validate};
-use crate::model::{HealthMonitorType, HttpMethod, ProvisioningStatus};
+use crate::model::{HealthMonitorType, HttpMethod, JobKind, ProvisioningStatus};
 use crate::store::{self, health_monitors::HealthMonitor};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -31,21 +31,13 @@ pub fn routes() -> Vec<rocket::Route> {
 pub struct MonitorRequest {
     #[serde(rename = "type", default)]
     kind: Option<String>,
-    #[serde(default)]
     delay: Option<i64>,
-    #[serde(default)]
     timeout: Option<i64>,
-    #[serde(default)]
     fall_threshold: Option<i64>,
-    #[serde(default)]
     rise_threshold: Option<i64>,
-    #[serde(default)]
     http_method: Option<String>,
-    #[serde(default)]
     url_path: Option<String>,
-    #[serde(default)]
     expected_codes: Option<String>,
-    #[serde(default)]
     enabled: Option<bool>,
 }
 
@@ -83,7 +75,7 @@ fn apply(req: MonitorRequest, h: &mut HealthMonitor) -> ApiResult<()> {
         h.url_path = path;
     }
     if let Some(codes) = req.expected_codes {
-        crate::health::parse_expected_codes(&codes)
+        crate::model::parse_expected_codes(&codes)
             .map_err(|e| ApiError::field("expected_codes", e))?;
         h.expected_codes = codes;
     }
@@ -155,7 +147,7 @@ async fn create(
     let h = state
         .write(move |tx| {
             pool(tx, lb, l, p)?;
-            lock_update(tx, lb, "CreateHealthMonitor", Some(p.to_string()))?;
+            lock_update(tx, lb, JobKind::CreateHealthMonitor, Some(p.to_string()))?;
             if store::health_monitors::get(tx, p)?.is_some() {
                 return Err(ApiError::conflict(format!(
                     "pool {p} already has a health monitor"
@@ -187,7 +179,7 @@ async fn update(
             let mut h = store::health_monitors::get(tx, p)?
                 .ok_or_else(|| ApiError::not_found("health monitor of pool", p))?;
             apply(req, &mut h)?;
-            lock_update(tx, lb, "UpdateHealthMonitor", Some(p.to_string()))?;
+            lock_update(tx, lb, JobKind::UpdateHealthMonitor, Some(p.to_string()))?;
             h.provisioning_status = ProvisioningStatus::PendingUpdate;
             store::health_monitors::update(tx, &h)?;
             Ok(h)
@@ -204,7 +196,7 @@ async fn remove(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResul
             pool(tx, lb, l, p)?;
             store::health_monitors::get(tx, p)?
                 .ok_or_else(|| ApiError::not_found("health monitor of pool", p))?;
-            lock_update(tx, lb, "DeleteHealthMonitor", Some(p.to_string()))?;
+            lock_update(tx, lb, JobKind::DeleteHealthMonitor, Some(p.to_string()))?;
             store::health_monitors::set_status(tx, p, ProvisioningStatus::PendingDelete)?;
             Ok(())
         })

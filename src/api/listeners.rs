@@ -7,10 +7,11 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
+use super::lookup::{listener, load_balancer};
 use super::{ApiState, lock_update, validate};
 use crate::model::{
-    CertificateId, ListenerId, ListenerStats, LoadBalancerId, OperatingStatus, Protocol,
-    ProvisioningStatus,
+    CertificateId, JobKind, ListenerId, ListenerStats, LoadBalancerId, OperatingStatus, Protocol,
+    ProvisioningStatus, protocols_compatible,
 };
 use crate::store::{self, listeners::Listener};
 
@@ -21,30 +22,21 @@ pub fn routes() -> Vec<rocket::Route> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateListener {
-    #[serde(default)]
     id: Option<String>,
     protocol: Option<String>,
     protocol_port: Option<i64>,
-    #[serde(default)]
     connection_limit: Option<i64>,
-    #[serde(default)]
     default_tls_container_id: Option<String>,
-    #[serde(default)]
     tenant_id: Option<String>,
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
     enabled: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateListener {
-    #[serde(default)]
     protocol: Option<String>,
-    #[serde(default)]
     protocol_port: Option<i64>,
     #[serde(default)]
     connection_limit: Patch<i64>,
@@ -54,18 +46,7 @@ pub struct UpdateListener {
     name: Patch<String>,
     #[serde(default)]
     description: Patch<String>,
-    #[serde(default)]
     enabled: Option<bool>,
-}
-
-/// The listener `id` of load balancer `lb`, or 404 for either.
-pub fn listener(
-    conn: &rusqlite::Connection,
-    lb: LoadBalancerId,
-    id: ListenerId,
-) -> ApiResult<Listener> {
-    super::load_balancer(conn, lb)?;
-    store::listeners::get(conn, lb, id)?.ok_or_else(|| ApiError::not_found("listener", id))
 }
 
 fn ids(lb: &str, listener: &str) -> ApiResult<(LoadBalancerId, ListenerId)> {
@@ -103,7 +84,7 @@ async fn list(state: &State<ApiState>, lb: &str) -> ApiResult<Json<Vec<Listener>
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     state
         .read(move |conn| {
-            super::load_balancer(conn, lb)?;
+            load_balancer(conn, lb)?;
             Ok(Json(store::listeners::list(conn, lb)?))
         })
         .await
@@ -117,23 +98,6 @@ async fn show(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Lis
         .await
 }
 
-/// A listener's counters now: the data plane's live ones when it serves the
-/// listener, never below the persisted totals (a disabled or not yet
-/// re-applied listener keeps what it counted).
-pub fn current_stats(
-    dataplane: &crate::dataplane::DataPlane,
-    id: ListenerId,
-    base: crate::dataplane::StatsBase,
-) -> ListenerStats {
-    let live = dataplane.listener_stats(id).unwrap_or_default();
-    ListenerStats {
-        bytes_in: live.bytes_in.max(base.bytes_in),
-        bytes_out: live.bytes_out.max(base.bytes_out),
-        active_connections: live.active_connections,
-        total_connections: live.total_connections.max(base.total_connections),
-    }
-}
-
 #[get("/loadbalancers/<lb>/listeners/<id>/stats")]
 async fn stats(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<ListenerStats>> {
     let (lb, id) = ids(lb, id)?;
@@ -143,8 +107,7 @@ async fn stats(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Li
             Ok(store::stats::get(conn, id)?)
         })
         .await?;
-    let live = current_stats(&state.dataplane, id, base);
-    Ok(Json(live))
+    Ok(Json(state.current_stats(id, base)))
 }
 
 #[post("/loadbalancers/<lb>/listeners", data = "<body>")]
@@ -176,10 +139,10 @@ async fn create(
     let listener = state
         .write(move |tx| {
             // An unknown load balancer is a 404 before any body check.
-            super::load_balancer(tx, lb)?;
+            load_balancer(tx, lb)?;
             check_tls(tx, protocol, cert)?;
             let id = id.unwrap_or_default();
-            lock_update(tx, lb, "CreateListener", Some(id.to_string()))?;
+            lock_update(tx, lb, JobKind::CreateListener, Some(id.to_string()))?;
             if store::listeners::id_taken(tx, id)? {
                 return Err(ApiError::conflict(format!("listener {id} already exists")));
             }
@@ -260,7 +223,7 @@ async fn update(
                 l.enabled = e;
             }
             check_tls(tx, l.protocol, l.default_tls_container_id)?;
-            lock_update(tx, lb, "UpdateListener", Some(id.to_string()))?;
+            lock_update(tx, lb, JobKind::UpdateListener, Some(id.to_string()))?;
             if store::listeners::port_taken(tx, lb, l.protocol_port, Some(id))? {
                 return Err(ApiError::conflict(format!(
                     "load balancer {lb} already has a listener on protocol_port {}",
@@ -268,7 +231,7 @@ async fn update(
                 )));
             }
             if let Some(pool) = store::pools::of_listener(tx, id)?
-                && !super::pools::protocols_compatible(
+                && !protocols_compatible(
                     l.protocol,
                     l.default_tls_container_id.is_some(),
                     pool.protocol,
@@ -293,7 +256,7 @@ async fn remove(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Status
     state
         .write(move |tx| {
             listener(tx, lb, id)?;
-            lock_update(tx, lb, "DeleteListener", Some(id.to_string()))?;
+            lock_update(tx, lb, JobKind::DeleteListener, Some(id.to_string()))?;
             store::listeners::set_status(tx, id, ProvisioningStatus::PendingDelete)?;
             Ok(())
         })

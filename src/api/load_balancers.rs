@@ -9,8 +9,10 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
-use super::{ApiState, lock, validate};
-use crate::model::{LoadBalancerId, NetworkId, OperatingStatus, PortId, ProvisioningStatus};
+use super::{ApiState, lock, lookup, validate};
+use crate::model::{
+    JobKind, LoadBalancerId, NetworkId, OperatingStatus, PortId, ProvisioningStatus,
+};
 use crate::store::load_balancers::{LoadBalancer, Vip};
 use crate::store::ports::{self, Port};
 use crate::store::{self, StoreError};
@@ -22,27 +24,19 @@ pub fn routes() -> Vec<rocket::Route> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLoadBalancer {
-    #[serde(default)]
     id: Option<String>,
     vip: Option<VipRequest>,
-    #[serde(default)]
     tenant_id: Option<String>,
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
     enabled: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VipRequest {
-    #[serde(default)]
     ip_address: Option<String>,
-    #[serde(default)]
     port_id: Option<String>,
-    #[serde(default)]
     network_id: Option<String>,
 }
 
@@ -53,7 +47,6 @@ pub struct UpdateLoadBalancer {
     name: Patch<String>,
     #[serde(default)]
     description: Patch<String>,
-    #[serde(default)]
     enabled: Option<bool>,
 }
 
@@ -68,7 +61,7 @@ async fn list(state: &State<ApiState>) -> ApiResult<Json<Vec<LoadBalancer>>> {
 async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<LoadBalancer>> {
     let id: LoadBalancerId = path_id("load balancer", id)?;
     state
-        .read(move |conn| Ok(Json(super::load_balancer(conn, id)?)))
+        .read(move |conn| Ok(Json(lookup::load_balancer(conn, id)?)))
         .await
 }
 
@@ -190,7 +183,7 @@ async fn create(
             };
             store::load_balancers::insert(tx, &lb)?;
             ports::attach(tx, lb.vip.port_id, id)?;
-            store::jobs::insert(tx, id, "CreateLoadBalancer", Some(id.to_string()))?;
+            store::jobs::insert(tx, id, JobKind::CreateLoadBalancer, Some(id.to_string()))?;
             Ok(lb)
         })
         .await?;
@@ -209,12 +202,12 @@ async fn update(
     let description = req.description.map_text("description")?;
     let lb = state
         .write(move |tx| {
-            let mut lb = super::load_balancer(tx, id)?;
+            let mut lb = lookup::load_balancer(tx, id)?;
             lock(
                 tx,
                 &lb,
                 ProvisioningStatus::PendingUpdate,
-                "UpdateLoadBalancer",
+                JobKind::UpdateLoadBalancer,
                 Some(id.to_string()),
             )?;
             name.apply_to(&mut lb.name);
@@ -235,12 +228,12 @@ async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
     let id: LoadBalancerId = path_id("load balancer", id)?;
     state
         .write(move |tx| {
-            let lb = super::load_balancer(tx, id)?;
+            let lb = lookup::load_balancer(tx, id)?;
             lock(
                 tx,
                 &lb,
                 ProvisioningStatus::PendingDelete,
-                "DeleteLoadBalancer",
+                JobKind::DeleteLoadBalancer,
                 Some(id.to_string()),
             )
         })

@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
-use super::pools::{ids as pool_ids, pool};
+use super::lookup::{pool, pool_ids};
 use super::{ApiState, lock_update, validate};
-use crate::model::{MemberId, OperatingStatus, ProvisioningStatus};
+use crate::model::{JobKind, MemberId, OperatingStatus, ProvisioningStatus};
 use crate::store::{self, members::Member};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -21,26 +21,19 @@ pub fn routes() -> Vec<rocket::Route> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMember {
-    #[serde(default)]
     id: Option<String>,
     ip_address: Option<String>,
     protocol_port: Option<i64>,
-    #[serde(default)]
     weight: Option<i64>,
-    #[serde(default)]
     subnet_id: Option<String>,
-    #[serde(default)]
     enabled: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMember {
-    #[serde(default)]
     protocol_port: Option<i64>,
-    #[serde(default)]
     weight: Option<i64>,
-    #[serde(default)]
     enabled: Option<bool>,
 }
 
@@ -104,7 +97,7 @@ async fn create(
         .write(move |tx| {
             pool(tx, lb, l, p)?;
             let id = id.unwrap_or_default();
-            lock_update(tx, lb, "CreateMember", Some(id.to_string()))?;
+            lock_update(tx, lb, JobKind::CreateMember, Some(id.to_string()))?;
             if store::members::id_taken(tx, id)? {
                 return Err(ApiError::conflict(format!("member {id} already exists")));
             }
@@ -159,7 +152,7 @@ async fn update(
             pool(tx, lb, l, p)?;
             let mut m =
                 store::members::get(tx, p, id)?.ok_or_else(|| ApiError::not_found("member", id))?;
-            lock_update(tx, lb, "UpdateMember", Some(id.to_string()))?;
+            lock_update(tx, lb, JobKind::UpdateMember, Some(id.to_string()))?;
             if let Some(port) = port {
                 m.protocol_port = port;
             }
@@ -197,7 +190,7 @@ async fn remove(
         .write(move |tx| {
             pool(tx, lb, l, p)?;
             store::members::get(tx, p, id)?.ok_or_else(|| ApiError::not_found("member", id))?;
-            lock_update(tx, lb, "DeleteMember", Some(id.to_string()))?;
+            lock_update(tx, lb, JobKind::DeleteMember, Some(id.to_string()))?;
             store::members::set_status(tx, id, ProvisioningStatus::PendingDelete)?;
             Ok(())
         })

@@ -8,6 +8,7 @@ pub mod guards;
 pub mod health_monitors;
 pub mod listeners;
 pub mod load_balancers;
+pub mod lookup;
 pub mod members;
 pub mod networks;
 pub mod pools;
@@ -22,7 +23,9 @@ use rocket::{Build, Request, Rocket, catchers};
 
 use crate::controller::Kick;
 use crate::dataplane::DataPlane;
-use crate::model::{LoadBalancerId, ProvisioningStatus};
+use crate::model::{
+    JobKind, ListenerId, ListenerStats, LoadBalancerId, ProvisioningStatus, StatsBase,
+};
 use crate::network::NetworkDriver;
 use crate::store::{self, Store, load_balancers::LoadBalancer};
 use error::{ApiError, ApiResult};
@@ -65,6 +68,14 @@ impl ApiState {
         self.store.run(move |conn| Ok(f(conn))).await?
     }
 
+    /// A listener's counters now: the data plane's live ones when it serves
+    /// the listener, never below the persisted totals `base` (a disabled or
+    /// not yet re-applied listener keeps what it counted).
+    pub fn current_stats(&self, id: ListenerId, base: StatsBase) -> ListenerStats {
+        let live = self.dataplane.listener_stats(id).unwrap_or_default();
+        live.at_least(base)
+    }
+
     /// The `/v1` API answers 503 until the start-up reconcile is done, so
     /// nobody reads a state that is about to change under them.
     fn check_ready(&self) -> ApiResult<()> {
@@ -79,11 +90,6 @@ impl ApiState {
     }
 }
 
-/// The load balancer `id` or 404.
-pub fn load_balancer(conn: &rusqlite::Connection, id: LoadBalancerId) -> ApiResult<LoadBalancer> {
-    store::load_balancers::get(conn, id)?.ok_or_else(|| ApiError::not_found("load balancer", id))
-}
-
 /// Take the load balancer lock for a write: only an ACTIVE or ERROR load
 /// balancer accepts one; it moves to `to` (PENDING_UPDATE, or PENDING_DELETE
 /// for its own delete) and the job that will release it is queued.
@@ -91,7 +97,7 @@ pub fn lock(
     tx: &rusqlite::Connection,
     lb: &LoadBalancer,
     to: ProvisioningStatus,
-    kind: &str,
+    kind: JobKind,
     object_id: Option<String>,
 ) -> ApiResult<()> {
     match lb.provisioning_status {
@@ -113,10 +119,10 @@ pub fn lock(
 pub fn lock_update(
     tx: &rusqlite::Connection,
     lb: LoadBalancerId,
-    kind: &str,
+    kind: JobKind,
     object_id: Option<String>,
 ) -> ApiResult<()> {
-    let lbo = load_balancer(tx, lb)?;
+    let lbo = lookup::load_balancer(tx, lb)?;
     lock(tx, &lbo, ProvisioningStatus::PendingUpdate, kind, object_id)
 }
 

@@ -29,10 +29,8 @@ pub fn routes() -> Vec<rocket::Route> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePort {
-    #[serde(default)]
     id: Option<String>,
     network_id: Option<String>,
-    #[serde(default)]
     ip_address: Option<String>,
 }
 

@@ -7,11 +7,11 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
-use super::listeners::listener;
+use super::lookup::{listener, pool, pool_ids};
 use super::{ApiState, lock_update, validate};
 use crate::model::{
-    LbAlgorithm, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol, ProvisioningStatus,
-    SessionPersistence, SessionPersistenceType,
+    JobKind, LbAlgorithm, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol,
+    ProvisioningStatus, SessionPersistence, SessionPersistenceType, protocols_compatible,
 };
 use crate::store::{self, listeners::Listener, pools::Pool};
 
@@ -24,33 +24,25 @@ pub fn routes() -> Vec<rocket::Route> {
 pub struct PersistenceRequest {
     #[serde(rename = "type")]
     kind: Option<String>,
-    #[serde(default)]
     cookie_name: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePool {
-    #[serde(default)]
     id: Option<String>,
     protocol: Option<String>,
     lb_algorithm: Option<String>,
-    #[serde(default)]
     session_persistence: Option<PersistenceRequest>,
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
     enabled: Option<bool>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePool {
-    #[serde(default)]
     protocol: Option<String>,
-    #[serde(default)]
     lb_algorithm: Option<String>,
     #[serde(default)]
     session_persistence: Patch<PersistenceRequest>,
@@ -58,14 +50,7 @@ pub struct UpdatePool {
     name: Patch<String>,
     #[serde(default)]
     description: Patch<String>,
-    #[serde(default)]
     enabled: Option<bool>,
-}
-
-/// A pool's protocol must equal its listener's, except that an HTTPS
-/// listener terminating TLS may speak HTTP to its members.
-pub fn protocols_compatible(listener: Protocol, terminates_tls: bool, pool: Protocol) -> bool {
-    listener == pool || (listener == Protocol::Https && terminates_tls && pool == Protocol::Http)
 }
 
 fn persistence(req: PersistenceRequest) -> ApiResult<SessionPersistence> {
@@ -124,27 +109,6 @@ fn check_protocol(pool: &Pool, listener: &Listener) -> ApiResult<()> {
     Ok(())
 }
 
-/// The pool `id` under the listener, or 404 for any of the chain.
-pub fn pool(
-    conn: &rusqlite::Connection,
-    lb: LoadBalancerId,
-    l: ListenerId,
-    id: PoolId,
-) -> ApiResult<(Listener, Pool)> {
-    let listener = listener(conn, lb, l)?;
-    let pool = store::pools::get(conn, l, id)?.ok_or_else(|| ApiError::not_found("pool", id))?;
-    Ok((listener, pool))
-}
-
-/// Parse the three ids of a pool URL.
-pub fn ids(lb: &str, l: &str, p: &str) -> ApiResult<(LoadBalancerId, ListenerId, PoolId)> {
-    Ok((
-        path_id("load balancer", lb)?,
-        path_id("listener", l)?,
-        path_id("pool", p)?,
-    ))
-}
-
 #[get("/loadbalancers/<lb>/listeners/<l>/pools")]
 async fn list(state: &State<ApiState>, lb: &str, l: &str) -> ApiResult<Json<Vec<Pool>>> {
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
@@ -161,7 +125,7 @@ async fn list(state: &State<ApiState>, lb: &str, l: &str) -> ApiResult<Json<Vec<
 
 #[get("/loadbalancers/<lb>/listeners/<l>/pools/<id>")]
 async fn show(state: &State<ApiState>, lb: &str, l: &str, id: &str) -> ApiResult<Json<Pool>> {
-    let (lb, l, id) = ids(lb, l, id)?;
+    let (lb, l, id) = pool_ids(lb, l, id)?;
     state
         .read(move |conn| Ok(Json(pool(conn, lb, l, id)?.1)))
         .await
@@ -209,7 +173,7 @@ async fn create(
                 provisioning_status: ProvisioningStatus::PendingCreate,
             };
             check_persistence(&pool, &listener)?;
-            lock_update(tx, lb, "CreatePool", Some(pool.id.to_string()))?;
+            lock_update(tx, lb, JobKind::CreatePool, Some(pool.id.to_string()))?;
             if store::pools::id_taken(tx, pool.id)? {
                 return Err(ApiError::conflict(format!(
                     "pool {} already exists",
@@ -237,7 +201,7 @@ async fn update(
     id: &str,
     body: Body<UpdatePool>,
 ) -> ApiResult<(Status, Json<Pool>)> {
-    let (lb, l, id) = ids(lb, l, id)?;
+    let (lb, l, id) = pool_ids(lb, l, id)?;
     let req = body.into_inner()?;
     let protocol: Option<Protocol> = req
         .protocol
@@ -272,7 +236,7 @@ async fn update(
                 pool.enabled = e;
             }
             check_persistence(&pool, &listener)?;
-            lock_update(tx, lb, "UpdatePool", Some(id.to_string()))?;
+            lock_update(tx, lb, JobKind::UpdatePool, Some(id.to_string()))?;
             check_protocol(&pool, &listener)?;
             pool.provisioning_status = ProvisioningStatus::PendingUpdate;
             store::pools::update(tx, &pool)?;
@@ -284,11 +248,11 @@ async fn update(
 
 #[delete("/loadbalancers/<lb>/listeners/<l>/pools/<id>")]
 async fn remove(state: &State<ApiState>, lb: &str, l: &str, id: &str) -> ApiResult<Status> {
-    let (lb, l, id) = ids(lb, l, id)?;
+    let (lb, l, id) = pool_ids(lb, l, id)?;
     state
         .write(move |tx| {
             pool(tx, lb, l, id)?;
-            lock_update(tx, lb, "DeletePool", Some(id.to_string()))?;
+            lock_update(tx, lb, JobKind::DeletePool, Some(id.to_string()))?;
             store::pools::set_status(tx, id, ProvisioningStatus::PendingDelete)?;
             Ok(())
         })

@@ -63,7 +63,7 @@ async fn metrics(state: &State<ApiState>) -> Result<(ContentType, String), super
     let listeners: Vec<ListenerMetric> = totals
         .into_iter()
         .map(|(id, lb, name, base)| {
-            let s = super::listeners::current_stats(&state.dataplane, id, base);
+            let s = state.current_stats(id, base);
             ListenerMetric {
                 load_balancer_id: lb.to_string(),
                 listener_id: id.to_string(),

@@ -4,7 +4,13 @@
 //! One job runs at a time per load balancer (the API's lock guarantees at most
 //! one is open), many load balancers in parallel. The API wakes the
 //! controller through [`Kick`] after each commit; a slow poll covers the rest.
+//!
+//! - `flows` — builds the data plane and health specs from a stored tree.
+//! - `status` — the operating-status roll-up of one load balancer.
+//! - `background` — the loops beside the job queue: status roll-up on health
+//!   changes, counter persistence, purging old rows.
 
+mod background;
 pub mod flows;
 pub mod status;
 
@@ -24,6 +30,7 @@ use crate::network::{NetworkDriver, NetworkError};
 use crate::store::jobs::{self, Job};
 use crate::store::tree::{self, LoadBalancerTree};
 use crate::store::{self, Store, StoreError};
+use crate::sync::lock;
 use status::StatusInputs;
 
 /// Wakes the controller (the API kicks it after a write commits).
@@ -156,11 +163,7 @@ impl Controller {
                 }
             };
             for job in pending {
-                let fresh = self
-                    .running
-                    .lock()
-                    .expect("running set poisoned")
-                    .insert(job.load_balancer_id);
+                let fresh = lock(&self.running).insert(job.load_balancer_id);
                 if !fresh {
                     continue;
                 }
@@ -168,7 +171,7 @@ impl Controller {
                 set.spawn(async move {
                     let lb = job.load_balancer_id;
                     me.run_job(job).await;
-                    me.running.lock().expect("running set poisoned").remove(&lb);
+                    lock(&me.running).remove(&lb);
                     // Another job for this load balancer may be waiting.
                     me.kick.notify_one();
                 });
@@ -199,7 +202,7 @@ impl Controller {
                         error!(error = %e, "cannot close job");
                     }
                     self.metrics
-                        .observe_job(&job.kind, "success", started.elapsed());
+                        .observe_job(job.kind.as_str(), "success", started.elapsed());
                     info!(
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "provisioning done"
@@ -207,7 +210,7 @@ impl Controller {
                 }
                 Err(e) => {
                     self.metrics
-                        .observe_job(&job.kind, "error", started.elapsed());
+                        .observe_job(job.kind.as_str(), "error", started.elapsed());
                     warn!(error = %e, "provisioning failed");
                     if let Err(e2) = self.fail(&job, &e.to_string()).await {
                         error!(error = %e2, "cannot record the failure");

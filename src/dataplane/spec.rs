@@ -7,6 +7,9 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+/// Persisted counter totals a listener resumes from; a model type, named
+/// here too because the spec carries it.
+pub use crate::model::StatsBase;
 use crate::model::{
     CertificateId, LbAlgorithm, ListenerId, LoadBalancerId, MemberId, PoolId, Protocol,
 };
@@ -40,14 +43,6 @@ pub struct ListenerSpec {
     /// seeds a listener's counters with them the first time it sees the
     /// listener and ignores them on later applies.
     pub stats_base: StatsBase,
-}
-
-/// Persisted counter totals a listener resumes from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StatsBase {
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub total_connections: u64,
 }
 
 /// A listener's pool: who gets the traffic and how they are picked.

@@ -13,8 +13,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::spec::StatsBase;
-use crate::model::ListenerStats;
+use crate::model::{ListenerStats, StatsBase};
 
 /// Live counters of one listener. Totals start from the persisted base.
 #[derive(Debug, Default)]

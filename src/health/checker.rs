@@ -24,6 +24,7 @@ use super::tracker::{Tracker, Transition};
 use super::{MemberStatusChange, MonitorSettings, PoolMonitorSpec};
 use crate::dataplane::{MemberState, MemberStates};
 use crate::model::{LoadBalancerId, MemberId, OperatingStatus, PoolId};
+use crate::sync::lock;
 
 /// How often the sweeper reads the data plane's passive signal: a member that
 /// refuses connections leaves rotation this soon, not at its next probe.
@@ -120,7 +121,7 @@ impl HealthChecker {
     /// never receives traffic before its first probe.
     pub fn apply_pool(&self, spec: PoolMonitorSpec) {
         let inner = &self.inner;
-        let mut registry = inner.registry.lock().expect("health registry poisoned");
+        let mut registry = lock(&inner.registry);
         let Registry {
             pools,
             monitored,
@@ -239,7 +240,7 @@ impl HealthChecker {
     /// Stop probing a deleted pool and forget its members' shared states.
     pub fn remove_pool(&self, pool_id: PoolId) {
         let inner = &self.inner;
-        let mut registry = inner.registry.lock().expect("health registry poisoned");
+        let mut registry = lock(&inner.registry);
         let Some(slot) = registry.pools.remove(&pool_id) else {
             return;
         };
@@ -255,11 +256,7 @@ impl HealthChecker {
     /// monitored; `Some(OFFLINE)` while a new member awaits its first result
     /// (it gets no traffic yet).
     pub fn member_status(&self, member_id: MemberId) -> Option<OperatingStatus> {
-        let registry = self
-            .inner
-            .registry
-            .lock()
-            .expect("health registry poisoned");
+        let registry = lock(&self.inner.registry);
         registry
             .monitored
             .get(&member_id)
@@ -290,20 +287,13 @@ struct Guarded {
 
 impl Watched {
     fn status(&self) -> Option<OperatingStatus> {
-        self.guarded
-            .lock()
-            .expect("member tracker poisoned")
-            .tracker
-            .status()
+        lock(&self.guarded).tracker.status()
     }
 
     /// Stop the task and ignore any result still in flight.
     fn retire(&self) {
         self.cancel.cancel();
-        self.guarded
-            .lock()
-            .expect("member tracker poisoned")
-            .retired = true;
+        lock(&self.guarded).retired = true;
     }
 
     fn record(&self, result: Result<(), ProbeError>) {
@@ -338,7 +328,7 @@ impl Watched {
             let settings = self.settings.borrow();
             (settings.rise_threshold, settings.fall_threshold)
         };
-        let mut guarded = self.guarded.lock().expect("member tracker poisoned");
+        let mut guarded = lock(&self.guarded);
         if guarded.retired {
             return;
         }
@@ -472,7 +462,7 @@ async fn sweep_passive_failures(inner: Weak<Inner>, cancel: CancellationToken) {
         };
         // Counted outside the registry lock: counting may log and send.
         let hit: Vec<(Arc<Watched>, u32)> = {
-            let registry = inner.registry.lock().expect("health registry poisoned");
+            let registry = lock(&inner.registry);
             registry
                 .monitored
                 .values()

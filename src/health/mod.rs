@@ -6,7 +6,6 @@
 //! `MemberState::set_up` (readiness) in the data plane; it never touches
 //! SQLite and never sees listeners.
 //!
-//! - `expected_codes` — parse and match `expected_codes`.
 //! - `probe` — PING, TCP, HTTP, HTTPS probes.
 //! - `tracker` — consecutive-result counting (rise/fall).
 //! - `checker` — the scheduler: one task per monitored member plus one
@@ -14,7 +13,6 @@
 //! - `rollup` — operating-status roll-up from member to load balancer.
 
 mod checker;
-pub mod expected_codes;
 pub mod probe;
 pub mod rollup;
 mod tracker;
@@ -22,7 +20,6 @@ mod tracker;
 use std::net::SocketAddr;
 
 pub use checker::HealthChecker;
-pub use expected_codes::{ExpectedCodes, parse_expected_codes};
 pub use probe::{ProbeError, Prober};
 
 use crate::model::{
@@ -45,7 +42,7 @@ pub struct MonitorSettings {
     pub http_method: HttpMethod,
     /// HTTP/HTTPS only: path and query of the request.
     pub url_path: String,
-    /// HTTP/HTTPS only: see [`parse_expected_codes`]; an unparsable value
+    /// HTTP/HTTPS only: see [`crate::model::parse_expected_codes`]; an unparsable value
     /// fails every probe (the API validates it first).
     pub expected_codes: String,
 }

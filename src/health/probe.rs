@@ -21,8 +21,7 @@ use tokio::sync::OnceCell;
 use tokio_rustls::TlsConnector;
 
 use super::MonitorSettings;
-use super::expected_codes::parse_expected_codes;
-use crate::model::{HealthMonitorType, HttpMethod, OperatingStatus};
+use crate::model::{HealthMonitorType, HttpMethod, OperatingStatus, parse_expected_codes};
 
 /// Why a probe failed. Every variant but [`ProbeError::IcmpUnavailable`]
 /// means the member did not answer as expected (OFFLINE); that one means the

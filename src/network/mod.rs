@@ -16,7 +16,6 @@ use std::pin::Pin;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::config::NetworkConfig;
 use crate::model::{NetworkId, NetworkMode};
 
 /// A boxed future, so the trait stays object safe.
@@ -41,18 +40,6 @@ pub struct Network {
     pub cidr: IpNet,
     pub mode: NetworkMode,
     pub interface: Option<String>,
-}
-
-impl From<&NetworkConfig> for Network {
-    fn from(c: &NetworkConfig) -> Self {
-        Network {
-            id: c.network_id(),
-            name: c.name.clone(),
-            cidr: c.cidr,
-            mode: c.mode,
-            interface: c.interface.clone(),
-        }
-    }
 }
 
 /// The host side of VIPs. Plug and unplug are idempotent: plugging a VIP that

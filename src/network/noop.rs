@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use super::{BoxFuture, Network, NetworkDriver, NetworkError};
 use crate::model::NetworkId;
+use crate::sync::lock;
 
 /// One recorded call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,7 +30,7 @@ impl NoopDriver {
 
     /// The calls so far, oldest first.
     pub fn calls(&self) -> Vec<NoopCall> {
-        self.calls.lock().expect("noop driver poisoned").clone()
+        lock(&self.calls).clone()
     }
 
     fn record(&self, call: NoopCall) -> Result<(), NetworkError> {
@@ -39,7 +40,7 @@ impl NoopDriver {
         if self.get_network(network).is_none() {
             return Err(NetworkError::UnknownNetwork(network));
         }
-        self.calls.lock().expect("noop driver poisoned").push(call);
+        lock(&self.calls).push(call);
         Ok(())
     }
 }

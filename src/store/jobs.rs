@@ -8,15 +8,15 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, now, parse_col};
-use crate::model::LoadBalancerId;
+use crate::model::{JobKind, LoadBalancerId};
 
 /// An open job.
 #[derive(Clone, Debug)]
 pub struct Job {
     pub id: i64,
     pub load_balancer_id: LoadBalancerId,
-    /// What the write was, e.g. `CreateListener` (logs and metrics).
-    pub kind: String,
+    /// What the write was (logs and metrics).
+    pub kind: JobKind,
     pub object_id: Option<String>,
     pub attempts: u32,
 }
@@ -25,13 +25,13 @@ pub struct Job {
 pub fn insert(
     conn: &Connection,
     lb: LoadBalancerId,
-    kind: &str,
+    kind: JobKind,
     object_id: Option<String>,
 ) -> Result<i64> {
     conn.execute(
         "INSERT INTO jobs (load_balancer_id, kind, object_id, state, created_at) \
          VALUES (?1, ?2, ?3, 'pending', ?4)",
-        params![lb.to_string(), kind, object_id, now()],
+        params![lb.to_string(), kind.as_str(), object_id, now()],
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -46,7 +46,7 @@ pub fn pending(conn: &Connection) -> Result<Vec<Job>> {
         Ok(Job {
             id: r.get(0)?,
             load_balancer_id: parse_col("jobs", &r.get::<_, String>(1)?)?,
-            kind: r.get(2)?,
+            kind: parse_col("jobs", &r.get::<_, String>(2)?)?,
             object_id: r.get(3)?,
             attempts: r.get(4)?,
         })

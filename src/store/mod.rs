@@ -262,6 +262,24 @@ pub(crate) fn set_provisioning_status_of(
     Ok(())
 }
 
+/// What one housekeeping purge removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// DELETED load balancers forgotten.
+    pub load_balancers: usize,
+    /// Closed (done or failed) jobs forgotten.
+    pub jobs: usize,
+}
+
+/// Forget DELETED load balancers and closed jobs that ended before `before`
+/// (Unix seconds), in the caller's transaction.
+pub fn purge_closed_before(conn: &Connection, before: i64) -> Result<Purged> {
+    Ok(Purged {
+        load_balancers: load_balancers::purge_deleted_before(conn, before)?,
+        jobs: jobs::purge_closed_before(conn, before)?,
+    })
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     SystemTime::now()

@@ -3,8 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, now};
-use crate::dataplane::StatsBase;
-use crate::model::{ListenerId, ListenerStats};
+use crate::model::{ListenerId, ListenerStats, StatsBase};
 
 /// The persisted totals of a listener (zeros when none yet).
 pub fn get(conn: &Connection, listener: ListenerId) -> Result<StatsBase> {
@@ -25,11 +24,11 @@ pub fn get(conn: &Connection, listener: ListenerId) -> Result<StatsBase> {
         .unwrap_or_default())
 }
 
-/// Persist live totals. Counters never go backwards: a smaller value than the
-/// stored one is ignored.
+/// Persist live totals. Counters never go backwards
+/// ([`StatsBase::at_least`]): a smaller value than the stored one is ignored.
 pub fn save(conn: &Connection, listener: ListenerId, stats: &ListenerStats) -> Result<()> {
     // The listener may be gone already (deleted while we read its counters):
-    // the foreign key then refuses the insert, which is what we want.
+    // nothing to keep then.
     let exists: bool = conn
         .query_row(
             "SELECT 1 FROM listeners WHERE id = ?1",
@@ -41,21 +40,32 @@ pub fn save(conn: &Connection, listener: ListenerId, stats: &ListenerStats) -> R
     if !exists {
         return Ok(());
     }
+    // Read and write in the caller's transaction: no other writer can slip
+    // a larger total in between.
+    let totals = stats.totals().at_least(get(conn, listener)?);
     conn.execute(
         "INSERT INTO listener_stats (listener_id, bytes_in, bytes_out, total_connections, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (listener_id) DO UPDATE SET \
-         bytes_in = max(bytes_in, excluded.bytes_in), \
-         bytes_out = max(bytes_out, excluded.bytes_out), \
-         total_connections = max(total_connections, excluded.total_connections), \
+         bytes_in = excluded.bytes_in, \
+         bytes_out = excluded.bytes_out, \
+         total_connections = excluded.total_connections, \
          updated_at = excluded.updated_at",
         params![
             listener.to_string(),
-            stats.bytes_in as i64,
-            stats.bytes_out as i64,
-            stats.total_connections as i64,
+            totals.bytes_in as i64,
+            totals.bytes_out as i64,
+            totals.total_connections as i64,
             now()
         ],
     )?;
+    Ok(())
+}
+
+/// Persist the live totals of several listeners ([`save`] each).
+pub fn save_all(conn: &Connection, stats: &[(ListenerId, ListenerStats)]) -> Result<()> {
+    for (listener, s) in stats {
+        save(conn, *listener, s)?;
+    }
     Ok(())
 }
 

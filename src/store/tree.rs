@@ -10,8 +10,7 @@ use super::load_balancers::{self, LoadBalancer};
 use super::members::{self, Member};
 use super::pools::{self, Pool};
 use super::{Result, stats};
-use crate::dataplane::StatsBase;
-use crate::model::LoadBalancerId;
+use crate::model::{LoadBalancerId, StatsBase};
 
 /// A load balancer and its listeners.
 #[derive(Clone, Debug)]

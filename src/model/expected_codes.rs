@@ -1,8 +1,9 @@
 //! The `expected_codes` of an HTTP/HTTPS health monitor: single codes, lists
 //! and ranges (`200`, `200,202`, `200-204`, `200, 301-302`).
 //!
-//! Pure parsing and matching; the API layer calls [`parse_expected_codes`] to
-//! validate input, the prober to judge a response.
+//! Pure parsing and matching, in `model` because two parts need it: the API
+//! calls [`parse_expected_codes`] to validate input, the health prober to
+//! judge a response.
 
 use std::fmt;
 
