@@ -5,7 +5,7 @@
 //! one is open), many load balancers in parallel. The API wakes the
 //! controller through [`Kick`] after each commit; a slow poll covers the rest.
 
-pub mod flows;
+pub mod desired;
 pub mod status;
 
 use std::collections::HashSet;
@@ -250,9 +250,9 @@ impl Controller {
             .await?;
         // Health first, so a new monitored member is out of rotation before
         // the data plane can send it anything.
-        flows::sync_health(&self.health, &tree);
+        desired::sync_health(&self.health, &tree);
         if lb.enabled {
-            self.dataplane.apply(flows::build_spec(&tree)).await?;
+            self.dataplane.apply(desired::build_spec(&tree)).await?;
         } else {
             self.dataplane.remove(id).await?;
         }
