@@ -32,6 +32,7 @@ use crate::model::{ListenerId, MemberId, Protocol};
 
 /// What every listener of one data plane shares.
 pub(crate) struct Context {
+    /// The data plane's tunables (timeouts, workers).
     pub config: DataPlaneConfig,
     /// Counts connection tasks so shutdown can wait for them.
     pub tracker: Arc<ConnTracker>,
@@ -52,8 +53,11 @@ pub(crate) struct Context {
 /// The part of a listener that outlives config swaps.
 pub(crate) struct ListenerShared {
     pub id: ListenerId,
+    /// The newest config; swapped whole when the spec changes.
     pub config: ArcSwap<ListenerConfig>,
+    /// Kept for the life of the process (seeded once from the spec).
     pub counters: Arc<ListenerCounters>,
+    /// SOURCE_IP persistence, kept across config swaps.
     pub stick: StickTable,
     pub ctx: Arc<Context>,
     /// Round-robin cursor over the workers for accepted connections.
@@ -72,10 +76,12 @@ pub(crate) enum Mode {
 
 /// One immutable version of a listener's config.
 pub(crate) struct ListenerConfig {
+    /// The spec this version was built from (compared to skip no-op swaps).
     pub spec: ListenerSpec,
     pub mode: Mode,
     /// Permits = connection_limit; `None` is unlimited.
     pub limiter: Option<Arc<Semaphore>>,
+    /// `None`: HTTP answers 503, TCP closes.
     pub pool: Option<PoolRuntime>,
     /// `X-Forwarded-Proto` value.
     pub forwarded_proto: HeaderValue,
@@ -85,9 +91,11 @@ pub(crate) struct ListenerConfig {
 
 /// A pool ready to pick from.
 pub(crate) struct PoolRuntime {
+    /// The algorithm over the members' candidates.
     pub selector: Selector,
     /// Same indices as the selector's candidates.
     pub members: Vec<MemberRuntime>,
+    /// How sessions stay on their member; `None` for none.
     pub persistence: Option<Persistence>,
 }
 
@@ -95,6 +103,7 @@ pub(crate) struct PoolRuntime {
 pub(crate) struct MemberRuntime {
     pub id: MemberId,
     pub address: SocketAddr,
+    /// Health and load, shared with the health checker and other listeners.
     pub state: Arc<MemberState>,
     /// Opaque cookie value naming this member.
     pub cookie_key: String,
@@ -164,7 +173,9 @@ impl Drop for MemberLoad {
 /// connections between configs.
 pub(crate) struct ConfigBuilder<'a> {
     pub ctx: &'a Context,
+    /// The member registry the health checker writes.
     pub members: &'a MemberStates,
+    /// Kept-alive member connections, shared between configs.
     pub conns: &'a MemberConnsRegistry,
 }
 

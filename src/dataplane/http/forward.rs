@@ -35,7 +35,7 @@ const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port")
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// Upper bound on connection attempts for one request (stale pooled
+/// Upper bound on connection attempts for one request (stale kept-alive
 /// connections plus distinct members).
 const MAX_ATTEMPTS: usize = 6;
 
