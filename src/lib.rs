@@ -10,11 +10,26 @@
 //! - `api` — the Rocket routes of `/v1`, catchers and the JSON fault body;
 //!   `api::lookup` holds the parent-chain lookups (load balancer, listener,
 //!   pool under its parent), so resource modules never import each other.
-//! - `controller` — the durable job queue, provisioning flows, start-up
-//!   reconcile; `controller::background` runs the loops beside it (status
-//!   roll-up on health changes, counter persistence, purging old rows).
+//! - `controller` — the durable job queue and start-up reconcile;
+//!   `controller::desired` builds a load balancer's desired state (data plane
+//!   spec, health pools) from its stored tree; `controller::status` rolls up
+//!   operating status; `controller::background` runs the loops beside the
+//!   queue (roll-up on health changes, counter persistence, purging old rows).
 //! - `network` — the `NetworkDriver` trait, `local` and `noop` drivers.
 //! - `dataplane` — the in-process proxy: specs in, counters out.
+//!   - `spec` (what the controller hands in), `runtime` (what listeners serve
+//!     with: context, per-listener config, pool and member runtimes, the
+//!     config builder), `listener` (bind, accept, limit, hand off),
+//!     `workers` (one single-threaded runtime per worker), `drain` (stop
+//!     signals, live-connection tracking);
+//!   - `tcp` (the L4 relay), `http/` (`client`: a client connection's life —
+//!     first bytes, park, shed, replay, upgrade; `forward`: one request to a
+//!     member; `body`: body types), `tls`;
+//!   - `sweep` (per-worker connection sweep: header timeout, shedding, member
+//!     504), `member_conns` (kept-alive connections to each member),
+//!     `coalesce` (write coalescing), `balance/` (algorithms),
+//!     `persistence` (cookie and stick table), `member_state` (health and
+//!     load shared with the health checker), `stats` (counters).
 //! - `health` — probes, rise/fall, operating status roll-up.
 //! - `app` — wiring only: builds, connects, spawns and stops every part, and
 //!   owns shutdown.

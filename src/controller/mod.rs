@@ -5,13 +5,14 @@
 //! one is open), many load balancers in parallel. The API wakes the
 //! controller through [`Kick`] after each commit; a slow poll covers the rest.
 //!
-//! - `flows` — builds the data plane and health specs from a stored tree.
+//! - `desired` — the desired state of one load balancer from its stored tree:
+//!   the data plane spec and the health checker's pools.
 //! - `status` — the operating-status roll-up of one load balancer.
 //! - `background` — the loops beside the job queue: status roll-up on health
 //!   changes, counter persistence, purging old rows.
 
 mod background;
-pub mod flows;
+pub mod desired;
 pub mod status;
 
 use std::collections::HashSet;
@@ -253,9 +254,9 @@ impl Controller {
             .await?;
         // Health first, so a new monitored member is out of rotation before
         // the data plane can send it anything.
-        flows::sync_health(&self.health, &tree);
+        desired::sync_health(&self.health, &tree);
         if lb.enabled {
-            self.dataplane.apply(flows::build_spec(&tree)).await?;
+            self.dataplane.apply(desired::build_spec(&tree)).await?;
         } else {
             self.dataplane.remove(id).await?;
         }

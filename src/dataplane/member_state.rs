@@ -1,14 +1,16 @@
 //! The shared, lock-free view of each member's health that the data plane reads
 //! on every pick and the health checker writes when a member rises or falls.
 //!
-//! The registry is locked only when a spec is applied (to resolve ids into
-//! `Arc<MemberState>`); the hot path then reads atomics only.
+//! The registry is locked only off the hot path: when a spec is applied (to
+//! resolve ids into `Arc<MemberState>`) and when the health checker starts
+//! or stops watching a member; the hot path then reads atomics only.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::model::MemberId;
+use crate::sync::lock;
 
 /// Live state of one member, shared by every listener that routes to it.
 #[derive(Debug)]
@@ -73,7 +75,7 @@ impl MemberStates {
     /// The state of `id`, created with `up` if unknown (an existing state keeps
     /// its value).
     pub fn get_or_insert(&self, id: MemberId, up: bool) -> Arc<MemberState> {
-        let mut map = self.map.lock().expect("member state registry poisoned");
+        let mut map = lock(&self.map);
         map.entry(id)
             .or_insert_with(|| Arc::new(MemberState::new(up)))
             .clone()
@@ -81,13 +83,13 @@ impl MemberStates {
 
     /// The state of `id` if it is known.
     pub fn find(&self, id: MemberId) -> Option<Arc<MemberState>> {
-        let map = self.map.lock().expect("member state registry poisoned");
+        let map = lock(&self.map);
         map.get(&id).cloned()
     }
 
     /// Forget a deleted member.
     pub fn remove(&self, id: MemberId) {
-        let mut map = self.map.lock().expect("member state registry poisoned");
+        let mut map = lock(&self.map);
         map.remove(&id);
     }
 }

@@ -5,27 +5,48 @@
 //! nothing of Rocket, SQL or the health checker beyond the shared
 //! `MemberStates` registry it reads on every pick.
 //!
-//! Layout: `listener.rs` binds, accepts under the connection limit and owns
-//! the swappable per-listener config; `tcp.rs` is the L4 relay; `http.rs` the
-//! HTTP/1.1 reverse proxy over `member_pool.rs` keep-alive connections;
-//! `tls.rs` terminates and re-encrypts; `balance/` picks members;
-//! `persistence.rs` keeps sessions on their member; `stats.rs` counts;
-//! `workers.rs` runs the data plane's own single-threaded runtimes.
+//! Layout:
+//! - `mod.rs` — the [`DataPlane`] handle: apply and remove specs, read
+//!   counters, shut down.
+//! - `spec.rs` — the plain specs the controller hands in.
+//! - `runtime.rs` — what listeners serve with: the shared context, a
+//!   listener's swappable config, its pool and members ready to pick from,
+//!   and how a config is built from a spec.
+//! - `listener.rs` — bind, accept under the connection limit, hand each
+//!   client to a worker and a protocol, end it when the drain time is up.
+//! - `drain.rs` — the drain and hard-stop signals and the count of live
+//!   connections shutdown waits on.
+//! - `workers.rs` — the data plane's own single-threaded runtimes.
+//! - `tcp.rs` — the L4 relay.
+//! - `http/` — the HTTP/1.1 reverse proxy: the client connection's life
+//!   (`client.rs`), forwarding a request to a member (`forward.rs`), the
+//!   response bodies (`body.rs`).
+//! - `sweep.rs` — the per-worker connection sweep: header timeout, shedding
+//!   idle connections, the member response timeout (504).
+//! - `member_conns.rs` — kept-alive connections to each member.
+//! - `coalesce.rs` — write coalescing (one `send` instead of `writev`).
+//! - `tls.rs` — terminates and re-encrypts.
+//! - `balance/` — picks members (round robin, least connections, source IP).
+//! - `persistence.rs` — keeps sessions on their member (cookie, stick table).
+//! - `member_state.rs` — each member's health and load, shared with the
+//!   health checker.
+//! - `stats.rs` — per-listener counters and the byte-counting client stream.
 //!
 //! Applying a spec builds new immutable listener configs and swaps them in
 //! (arc-swap); the hot path never takes the apply lock.
 
 pub mod balance;
-mod head_timeout;
+mod coalesce;
+mod drain;
 mod http;
-mod io;
 mod listener;
-mod member_pool;
+mod member_conns;
 pub mod member_state;
 mod persistence;
-mod signal;
+mod runtime;
 pub mod spec;
 pub mod stats;
+mod sweep;
 mod tcp;
 mod tls;
 mod workers;
@@ -33,26 +54,22 @@ mod workers;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper::header::HeaderValue;
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::model::{ListenerId, ListenerStats, LoadBalancerId, Protocol};
-use balance::{Candidate, Selector, member_cookie_key};
-use listener::{
-    ConnTracker, Context, ListenerConfig, ListenerShared, MemberRuntime, Mode, PoolRuntime,
-};
-use member_pool::MemberPool;
+use crate::sync::{lock, read, write};
+use drain::{ConnTracker, StopSignal};
+use member_conns::MemberConnsRegistry;
 pub use member_state::{MemberState, MemberStates};
 use persistence::StickTable;
-use signal::StopSignal;
+use runtime::{ConfigBuilder, Context, ListenerShared, Mode};
 pub use spec::*;
 use stats::ListenerCounters;
 pub use tls::member_connector as member_tls_connector;
@@ -160,33 +177,6 @@ struct Served {
     specs: HashMap<LoadBalancerId, LoadBalancerSpec>,
 }
 
-/// Member connection pools by (address, TLS); a pool lives while a listener
-/// config refers to it.
-type MemberPools = Mutex<HashMap<(SocketAddr, bool), Weak<MemberPool>>>;
-
-/// Close idle member connections every half idle timeout until the data
-/// plane is gone.
-async fn expire_idle_member_connections(pools: Weak<MemberPools>, idle_timeout: Duration) {
-    let mut tick = tokio::time::interval((idle_timeout / 2).max(Duration::from_millis(10)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let Some(pools) = pools.upgrade() else { return };
-        let live: Vec<Arc<MemberPool>> = pools
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect();
-        drop(pools);
-        let closed: usize = live.iter().map(|p| p.expire_idle()).sum();
-        if closed > 0 {
-            debug!(closed, "idle member connections closed");
-        }
-    }
-}
-
 /// Handle to the data plane; cheap to share behind an `Arc`.
 pub struct DataPlane {
     ctx: Arc<Context>,
@@ -197,8 +187,8 @@ pub struct DataPlane {
     /// Counters by listener id, kept for the life of the process so a
     /// listener seeds from `stats_base` once and never goes backwards.
     counters: Mutex<HashMap<ListenerId, Arc<ListenerCounters>>>,
-    /// Keep-alive member connections by (address, TLS), shared by listeners.
-    member_pools: Arc<MemberPools>,
+    /// Kept-alive member connections, shared by listeners.
+    member_conns: Arc<MemberConnsRegistry>,
     stopping: AtomicBool,
     /// Which worker runs the next listener's accept loop.
     next_acceptor: AtomicUsize,
@@ -211,15 +201,15 @@ impl DataPlane {
     /// inside a tokio runtime (applies run on the caller's runtime).
     pub fn new(config: DataPlaneConfig, members: Arc<MemberStates>) -> std::io::Result<Self> {
         let workers = Workers::start(config.workers)?;
-        let member_pools = Arc::new(MemberPools::default());
+        let member_conns = Arc::new(MemberConnsRegistry::default());
         for worker in workers.handles() {
-            worker.spawn(head_timeout::sweep(
+            worker.spawn(sweep::sweep(
                 config.client_header_timeout,
                 config.member_response_timeout,
             ));
         }
-        workers.handles()[0].spawn(expire_idle_member_connections(
-            Arc::downgrade(&member_pools),
+        workers.handles()[0].spawn(member_conns::expire_idle_loop(
+            Arc::downgrade(&member_conns),
             config.member_idle_timeout,
         ));
         Ok(Self {
@@ -236,7 +226,7 @@ impl DataPlane {
             serving: tokio::sync::Mutex::new(HashMap::new()),
             served: RwLock::new(Served::default()),
             counters: Mutex::new(HashMap::new()),
-            member_pools,
+            member_conns,
             stopping: AtomicBool::new(false),
             next_acceptor: AtomicUsize::new(0),
             _workers: workers,
@@ -263,35 +253,38 @@ impl DataPlane {
             return Ok(());
         }
         lb.spec = None;
-
-        let mut acceptors = HashMap::new();
-        for l in &spec.listeners {
-            if let (Protocol::Https, Some(material)) = (l.protocol, &l.tls) {
-                let reuse = lb.listeners.get(&l.id).and_then(|h| {
-                    let old = h.shared.config.load();
-                    match (&old.mode, &old.spec.tls) {
-                        (Mode::Https(a), Some(m)) if m == material => Some(a.clone()),
-                        _ => None,
-                    }
-                });
-                let acceptor = match reuse {
-                    Some(a) => a,
-                    None => tls::acceptor(material).map_err(|reason| DataPlaneError::Tls {
-                        listener_id: l.id,
-                        reason,
-                    })?,
-                };
-                acceptors.insert(l.id, acceptor);
-            }
-        }
-
-        // Release ports first: a listener may move onto a port another one
-        // of this load balancer gives up in the same spec.
+        let mut acceptors = tls_acceptors(lb, &spec)?;
         let wanted: HashMap<ListenerId, SocketAddr> = spec
             .listeners
             .iter()
             .map(|l| (l.id, SocketAddr::new(spec.vip, l.protocol_port)))
             .collect();
+        // Release ports first: a listener may move onto a port another one
+        // of this load balancer gives up in the same spec.
+        self.close_unwanted(lb, &wanted).await;
+        for l in &spec.listeners {
+            let address = wanted[&l.id];
+            let acceptor = acceptors.remove(&l.id);
+            if let Some(handle) = lb.listeners.get(&l.id) {
+                self.swap_config(handle, l, acceptor);
+                continue;
+            }
+            let handle = self.start_listener(l, address, acceptor)?;
+            lb.listeners.insert(l.id, handle);
+        }
+        self.served_mut().specs.insert(spec.id, spec.clone());
+        lb.spec = Some(spec);
+        self.member_conns.forget_unused();
+        Ok(())
+    }
+
+    /// Close the listeners of `lb` that `wanted` drops or moves to another
+    /// address; a dropped one is no longer served.
+    async fn close_unwanted(
+        &self,
+        lb: &mut LoadBalancerServing,
+        wanted: &HashMap<ListenerId, SocketAddr>,
+    ) {
         let to_close: Vec<ListenerId> = lb
             .listeners
             .iter()
@@ -306,59 +299,61 @@ impl DataPlane {
                 self.served_mut().listeners.remove(&id);
             }
         }
+    }
 
-        for l in &spec.listeners {
-            let address = wanted[&l.id];
-            let acceptor = acceptors.remove(&l.id);
-            if let Some(handle) = lb.listeners.get(&l.id) {
-                let old = handle.shared.config.load_full();
-                if old.spec != *l {
-                    let cfg = self.build_config(l, Some(&old), acceptor);
-                    handle.shared.config.store(Arc::new(cfg));
-                    info!(listener_id = %l.id, %address, "listener config swapped");
-                }
-                continue;
-            }
-            let socket = listener::bind(address).map_err(|source| DataPlaneError::Bind {
-                listener_id: l.id,
-                address,
-                source,
-            })?;
-            let counters = self.counters_for(l);
-            let cfg = self.build_config(l, None, acceptor);
-            let shared = Arc::new(ListenerShared {
-                id: l.id,
-                config: ArcSwap::from_pointee(cfg),
-                counters,
-                stick: StickTable::new(self.ctx.config.stick_table_idle),
-                ctx: self.ctx.clone(),
-                next_worker: AtomicUsize::new(0),
-            });
-            let cancel = CancellationToken::new();
-            let span = info_span!("listener", listener_id = %l.id, %address);
-            let workers = &self.ctx.workers;
-            let acceptor = self.next_acceptor.fetch_add(1, Ordering::Relaxed) % workers.len();
-            // Bound here, registered by the worker that accepts on it.
-            let task = workers[acceptor].spawn(
-                listener::accept_loop(socket, shared.clone(), cancel.clone()).instrument(span),
-            );
-            info!(listener_id = %l.id, %address, protocol = %l.protocol, "listener accepting");
-            self.served_mut().listeners.insert(l.id, shared.clone());
-            lb.listeners.insert(
-                l.id,
-                ListenerHandle {
-                    shared,
-                    address,
-                    cancel,
-                    task,
-                },
-            );
+    /// Swap in a config built from `l` for a listener that stays bound, when
+    /// its spec changed; established connections keep the one they have.
+    fn swap_config(
+        &self,
+        handle: &ListenerHandle,
+        l: &ListenerSpec,
+        acceptor: Option<TlsAcceptor>,
+    ) {
+        let old = handle.shared.config.load_full();
+        if old.spec != *l {
+            let cfg = self.config_builder().build(l, Some(&old), acceptor);
+            handle.shared.config.store(Arc::new(cfg));
+            info!(listener_id = %l.id, address = %handle.address, "listener config swapped");
         }
+    }
 
-        self.served_mut().specs.insert(spec.id, spec.clone());
-        lb.spec = Some(spec);
-        self.sweep_member_pools();
-        Ok(())
+    /// Bind `l` on `address` and start accepting on the next worker in turn.
+    fn start_listener(
+        &self,
+        l: &ListenerSpec,
+        address: SocketAddr,
+        acceptor: Option<TlsAcceptor>,
+    ) -> Result<ListenerHandle, DataPlaneError> {
+        let socket = listener::bind(address).map_err(|source| DataPlaneError::Bind {
+            listener_id: l.id,
+            address,
+            source,
+        })?;
+        let counters = self.counters_for(l);
+        let cfg = self.config_builder().build(l, None, acceptor);
+        let shared = Arc::new(ListenerShared {
+            id: l.id,
+            config: ArcSwap::from_pointee(cfg),
+            counters,
+            stick: StickTable::new(self.ctx.config.stick_table_idle),
+            ctx: self.ctx.clone(),
+            next_worker: AtomicUsize::new(0),
+        });
+        let cancel = CancellationToken::new();
+        let span = info_span!("listener", listener_id = %l.id, %address);
+        let workers = &self.ctx.workers;
+        let acceptor = self.next_acceptor.fetch_add(1, Ordering::Relaxed) % workers.len();
+        // Bound here, registered by the worker that accepts on it.
+        let task = workers[acceptor]
+            .spawn(listener::accept_loop(socket, shared.clone(), cancel.clone()).instrument(span));
+        info!(listener_id = %l.id, %address, protocol = %l.protocol, "listener accepting");
+        self.served_mut().listeners.insert(l.id, shared.clone());
+        Ok(ListenerHandle {
+            shared,
+            address,
+            cancel,
+            task,
+        })
     }
 
     /// Stop serving a load balancer; its ports are closed when this returns.
@@ -376,7 +371,7 @@ impl DataPlane {
             served.specs.remove(&id);
         }
         drop(serving);
-        self.sweep_member_pools();
+        self.member_conns.forget_unused();
         Ok(())
     }
 
@@ -457,141 +452,62 @@ impl DataPlane {
         self.ctx.hard.cancel();
         // Tasks end at their next poll after the hard cancel; bounded anyway.
         let _ = tokio::time::timeout(Duration::from_secs(1), self.ctx.tracker.wait_idle()).await;
-        if let Ok(pools) = self.member_pools.lock() {
-            pools
-                .values()
-                .filter_map(Weak::upgrade)
-                .for_each(|p| p.clear());
-        }
+        self.member_conns.clear();
         info!("data plane stopped");
     }
 
-    fn served_ref(&self) -> std::sync::RwLockReadGuard<'_, Served> {
-        // A panic while holding this lock leaves plain maps behind: still valid.
-        self.served.read().unwrap_or_else(|e| e.into_inner())
+    fn served_ref(&self) -> RwLockReadGuard<'_, Served> {
+        read(&self.served)
     }
 
-    fn served_mut(&self) -> std::sync::RwLockWriteGuard<'_, Served> {
-        self.served.write().unwrap_or_else(|e| e.into_inner())
+    fn served_mut(&self) -> RwLockWriteGuard<'_, Served> {
+        write(&self.served)
     }
 
     fn counters_for(&self, l: &ListenerSpec) -> Arc<ListenerCounters> {
-        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        counters
+        lock(&self.counters)
             .entry(l.id)
             .or_insert_with(|| Arc::new(ListenerCounters::seeded(l.stats_base)))
             .clone()
     }
 
-    fn member_pool(&self, address: SocketAddr, tls: bool) -> Arc<MemberPool> {
-        let mut pools = self.member_pools.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(pool) = pools.get(&(address, tls)).and_then(Weak::upgrade) {
-            return pool;
+    fn config_builder(&self) -> ConfigBuilder<'_> {
+        ConfigBuilder {
+            ctx: &self.ctx,
+            members: &self.members,
+            conns: &self.member_conns,
         }
-        let pool = Arc::new(MemberPool::new(
-            address,
-            tls.then(|| self.ctx.member_tls.clone()),
-            self.ctx.config.member_connect_timeout,
-            self.ctx.workers.len(),
-        ));
-        pools.insert((address, tls), Arc::downgrade(&pool));
-        pool
     }
+}
 
-    /// Forget pools no config refers to any more (their connections closed
-    /// when the last config holding them was dropped).
-    fn sweep_member_pools(&self) {
-        let mut pools = self.member_pools.lock().unwrap_or_else(|e| e.into_inner());
-        pools.retain(|_, p| p.strong_count() > 0);
-    }
-
-    fn build_config(
-        &self,
-        l: &ListenerSpec,
-        old: Option<&ListenerConfig>,
-        acceptor: Option<TlsAcceptor>,
-    ) -> ListenerConfig {
-        let mode = match (l.protocol, acceptor) {
-            (Protocol::Tcp, _) | (Protocol::Https, None) => Mode::Tcp,
-            (Protocol::Http, _) => Mode::Http,
-            (Protocol::Https, Some(a)) => Mode::Https(a),
+/// The TLS acceptor of every terminating HTTPS listener of `spec`, checked
+/// before anything changes; one whose material is unchanged is reused.
+fn tls_acceptors(
+    lb: &LoadBalancerServing,
+    spec: &LoadBalancerSpec,
+) -> Result<HashMap<ListenerId, TlsAcceptor>, DataPlaneError> {
+    let mut acceptors = HashMap::new();
+    for l in &spec.listeners {
+        let (Protocol::Https, Some(material)) = (l.protocol, &l.tls) else {
+            continue;
         };
-        let forwarded_proto = HeaderValue::from_static(match mode {
-            Mode::Https(_) => "https",
-            _ => "http",
-        });
-        let reencrypt = !matches!(mode, Mode::Tcp);
-        let pool = l.pool.as_ref().map(|p| {
-            let tls = reencrypt && p.protocol == Protocol::Https;
-            let cookie_name = match &p.persistence {
-                Some(Persistence::HttpCookie { cookie_name }) => Some(cookie_name.as_str()),
+        let reuse = lb.listeners.get(&l.id).and_then(|h| {
+            let old = h.shared.config.load();
+            match (&old.mode, &old.spec.tls) {
+                (Mode::Https(a), Some(m)) if m == material => Some(a.clone()),
                 _ => None,
-            };
-            let mut candidates = Vec::with_capacity(p.members.len());
-            let mut members = Vec::with_capacity(p.members.len());
-            for m in &p.members {
-                let state = self.members.get(m.id);
-                let cookie_key = member_cookie_key(m.id);
-                let set_cookie = cookie_name.and_then(|name| {
-                    HeaderValue::from_str(&format!("{name}={cookie_key}; Path=/")).ok()
-                });
-                candidates.push(Candidate::new(m.weight, state.clone(), m.address));
-                members.push(MemberRuntime {
-                    id: m.id,
-                    address: m.address,
-                    state,
-                    cookie_key,
-                    set_cookie,
-                    conns: self.member_pool(m.address, tls),
-                });
-            }
-            PoolRuntime {
-                selector: Selector::new(p.algorithm, candidates),
-                members,
-                persistence: p.persistence.clone(),
             }
         });
-        ListenerConfig {
-            limiter: self.limiter(l, old),
-            spec: l.clone(),
-            mode,
-            pool,
-            forwarded_proto,
-            forwarded_port: HeaderValue::from(l.protocol_port),
-        }
+        let acceptor = match reuse {
+            Some(a) => a,
+            None => tls::acceptor(material).map_err(|reason| DataPlaneError::Tls {
+                listener_id: l.id,
+                reason,
+            })?,
+        };
+        acceptors.insert(l.id, acceptor);
     }
-
-    /// The semaphore for the new config: the old one resized when both have a
-    /// limit (connections holding permits keep counting), else a new one.
-    fn limiter(&self, l: &ListenerSpec, old: Option<&ListenerConfig>) -> Option<Arc<Semaphore>> {
-        let old_sem = old.and_then(|o| o.limiter.clone());
-        let old_limit = old.and_then(|o| o.spec.connection_limit);
-        match (old_sem, old_limit, l.connection_limit) {
-            (Some(sem), Some(before), Some(after)) => {
-                if after > before {
-                    sem.add_permits((after - before) as usize);
-                } else if after < before {
-                    // Take the surplus out as connections close.
-                    let sem2 = sem.clone();
-                    tokio::spawn(async move {
-                        if let Ok(p) = sem2.acquire_many_owned(before - after).await {
-                            p.forget();
-                        }
-                    });
-                }
-                Some(sem)
-            }
-            (old_sem, _, after) => {
-                if let Some(sem) = old_sem {
-                    // Wakes an accept loop waiting on it to read the new config.
-                    sem.close();
-                }
-                // Connections accepted under the old limit are not counted by
-                // the new semaphore (their permits return to the old one).
-                after.map(|n| Arc::new(Semaphore::new(n as usize)))
-            }
-        }
-    }
+    Ok(acceptors)
 }
 
 impl Drop for DataPlane {

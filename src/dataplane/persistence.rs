@@ -1,4 +1,6 @@
-//! Session persistence: the SOURCE_IP stick table and the HTTP_COOKIE reader.
+//! Session persistence: which member a request or connection goes to when
+//! its pool keeps sessions (`choose`), the SOURCE_IP stick table and the
+//! HTTP_COOKIE reader.
 //!
 //! The stick table outlives spec swaps (it belongs to the listener, not to
 //! one config) and maps a client address to a member id; a member id that the
@@ -13,7 +15,10 @@ use hyper::HeaderMap;
 use hyper::header::COOKIE;
 
 use super::balance::source_ip::hash_ip;
+use super::balance::{Selector, Tried};
+use super::spec::Persistence;
 use crate::model::MemberId;
+use crate::sync::lock;
 
 /// Shards of the stick table; a lookup locks one shard for a hash-map probe.
 const SHARDS: usize = 16;
@@ -55,7 +60,7 @@ impl StickTable {
     /// The member `ip` is stuck to, refreshing its idle timer.
     pub fn get(&self, ip: IpAddr) -> Option<MemberId> {
         let now = Instant::now();
-        let mut shard = self.shard(ip).lock().ok()?;
+        let mut shard = lock(self.shard(ip));
         let (member, seen) = shard.entries.get_mut(&ip)?;
         if now.duration_since(*seen) > self.idle {
             return None;
@@ -67,10 +72,7 @@ impl StickTable {
     /// Stick `ip` to `member`; sweeps expired entries of the shard now and then.
     pub fn put(&self, ip: IpAddr, member: MemberId) {
         let now = Instant::now();
-        // A poisoned shard only loses stickiness, never traffic.
-        let Ok(mut shard) = self.shard(ip).lock() else {
-            return;
-        };
+        let mut shard = lock(self.shard(ip));
         if now.duration_since(shard.last_sweep) > self.idle {
             let idle = self.idle;
             shard
@@ -84,10 +86,66 @@ impl StickTable {
     /// Entries held (expired ones included until swept).
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().map(|s| s.entries.len()).unwrap_or(0))
-            .sum()
+        self.shards.iter().map(|s| lock(s).entries.len()).sum()
+    }
+}
+
+/// A member picked for a connection or request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Choice {
+    /// Index into the selector's candidates (and the pool's members).
+    pub index: usize,
+    /// Whether the response should (re)insert the persistence cookie.
+    pub set_cookie: bool,
+}
+
+impl Choice {
+    fn keep(index: usize) -> Self {
+        Self {
+            index,
+            set_cookie: false,
+        }
+    }
+}
+
+/// Pick a member for `client`: persistence first (the member its cookie
+/// names, `cookie_member`, or the one the stick table holds), else the
+/// algorithm. `member_id` names the member at a candidate index; a SOURCE_IP
+/// pick by the algorithm sticks the client to it.
+pub(crate) fn choose(
+    persistence: Option<&Persistence>,
+    selector: &Selector,
+    member_id: impl Fn(usize) -> MemberId,
+    client: IpAddr,
+    cookie_member: Option<usize>,
+    stick: &StickTable,
+    tried: &Tried,
+) -> Option<Choice> {
+    match persistence {
+        Some(Persistence::HttpCookie { .. }) => {
+            if let Some(i) = cookie_member.filter(|i| !tried.contains(*i)) {
+                return Some(Choice::keep(i));
+            }
+            let index = selector.pick(client, tried)?;
+            Some(Choice {
+                index,
+                set_cookie: true,
+            })
+        }
+        Some(Persistence::SourceIp) => {
+            let candidates = selector.candidates();
+            if let Some(id) = stick.get(client)
+                && let Some(i) = (0..candidates.len()).find(|i| member_id(*i) == id)
+                && candidates[i].usable()
+                && !tried.contains(i)
+            {
+                return Some(Choice::keep(i));
+            }
+            let index = selector.pick(client, tried)?;
+            stick.put(client, member_id(index));
+            Some(Choice::keep(index))
+        }
+        None => selector.pick(client, tried).map(Choice::keep),
     }
 }
 

@@ -130,7 +130,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingIo<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let poll = super::io::poll_write_vectored(Pin::new(&mut self.inner), cx, bufs);
+        let poll = super::coalesce::poll_write_vectored(Pin::new(&mut self.inner), cx, bufs);
         if let Poll::Ready(Ok(n)) = poll {
             self.counters
                 .bytes_out

@@ -10,8 +10,8 @@ use tokio::net::TcpStream;
 use tracing::debug;
 
 use super::balance::Tried;
-use super::listener::{ListenerConfig, ListenerShared, MemberLoad};
-use super::member_pool::connect_tcp;
+use super::member_conns::connect_tcp;
+use super::runtime::{ListenerConfig, ListenerShared, MemberLoad};
 use super::stats::CountingIo;
 
 /// Relay one client connection; returns when both directions are done or

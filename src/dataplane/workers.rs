@@ -1,13 +1,17 @@
 //! The data plane's own threads: one single-threaded tokio runtime per
 //! worker, like HAProxy's `nbthread`.
 //!
-//! Every listener binds one socket per worker (SO_REUSEPORT when there is
-//! more than one, so the kernel spreads clients). A connection then lives on
-//! the worker that accepted it, together with the member connections it
-//! borrows from that worker's share of the member pools: the hot path never
-//! wakes another thread and never pays a work-stealing scheduler. The API,
-//! the store and the health checker keep their own runtime, so a burst of
-//! control-plane work does not sit in front of proxied requests.
+//! Every listener binds one socket, and one worker accepts on it (listeners
+//! are spread over the workers in turn). The accepting worker hands each
+//! connection round robin to a worker, moving the socket to that worker's
+//! reactor (see `listener`), which keeps connection_limit exact and the
+//! spread even. A connection then lives on that one worker, together with
+//! the member connections it borrows from that worker's idle lists (see
+//! `member_conns`): past the hand-over, the hot path never wakes another
+//! thread and never pays a work-stealing scheduler. Each worker also runs
+//! its connection sweep (`sweep`). The API, the store and the health
+//! checker keep their own runtime, so a burst of control-plane work does
+//! not sit in front of proxied requests.
 
 use std::cell::Cell;
 use std::io;

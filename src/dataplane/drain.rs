@@ -1,17 +1,23 @@
-//! A one-way broadcast flag for the data plane's drain and hard stop.
+//! What shutdown drains with: the one-way broadcast flags for the drain and
+//! the hard stop ([`StopSignal`]), and the count of live connection tasks
+//! shutdown waits on ([`ConnTracker`]).
 //!
-//! Every connection task waits on both for its whole life, and a future in a
-//! `select!` is polled on each wakeup of its task, so waiting must be cheap:
-//! after its first poll, a wait that has not fired costs one atomic load and
-//! a waker comparison (tokio-util's `CancellationToken` takes a mutex on
-//! every poll). The mutex here is taken once per waiter to register, once
-//! to deregister, and once by `cancel`.
+//! Every connection task waits on both flags for its whole life, and a
+//! future in a `select!` is polled on each wakeup of its task, so waiting
+//! must be cheap: after its first poll, a wait that has not fired costs one
+//! atomic load and a waker comparison (tokio-util's `CancellationToken`
+//! takes a mutex on every poll). The mutex here is taken once per waiter to
+//! register, once to deregister, and once by `cancel`.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+
+use tokio::sync::Notify;
+
+use crate::sync::lock;
 
 /// Cloned handles share one flag; `cancel` wakes every waiter, once.
 #[derive(Clone, Default)]
@@ -38,9 +44,7 @@ impl StopSignal {
     /// Set the flag and wake every waiter.
     pub fn cancel(&self) {
         self.0.cancelled.store(true, Ordering::SeqCst);
-        let wakers: Vec<Waker> = self
-            .0
-            .lock()
+        let wakers: Vec<Waker> = lock(&self.0.waiters)
             .slots
             .iter_mut()
             .filter_map(Option::take)
@@ -55,13 +59,6 @@ impl StopSignal {
             slot: None,
             waker: None,
         }
-    }
-}
-
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Waiters> {
-        // A panic while holding the lock leaves the slots consistent.
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -84,7 +81,7 @@ impl Future for Cancelled {
             return Poll::Pending;
         }
         let this = &mut *self;
-        let mut waiters = this.signal.lock();
+        let mut waiters = lock(&this.signal.waiters);
         // Checked again under the lock: `cancel` sets the flag before it
         // takes the wakers, so a waker stored now is either taken by it or
         // the flag is seen here.
@@ -112,9 +109,54 @@ impl Future for Cancelled {
 impl Drop for Cancelled {
     fn drop(&mut self) {
         if let Some(slot) = self.slot {
-            let mut waiters = self.signal.lock();
+            let mut waiters = lock(&self.signal.waiters);
             waiters.slots[slot] = None;
             waiters.free.push(slot);
+        }
+    }
+}
+
+/// Counts live connection tasks; `wait_idle` returns when there are none.
+#[derive(Default)]
+pub(crate) struct ConnTracker {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held by a tracked task; dropping it untracks.
+pub(crate) struct Tracked(Arc<ConnTracker>);
+
+impl ConnTracker {
+    /// Count a task until the returned guard is dropped.
+    pub fn track(self: &Arc<Self>) -> Tracked {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        Tracked(self.clone())
+    }
+
+    /// Connection tasks live now.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Resolves once no connection task is live (at once if none is).
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            // Register before checking the count so a drop in between wakes us.
+            notified.as_mut().enable();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
         }
     }
 }
@@ -161,7 +203,7 @@ mod tests {
             );
             drop(wait);
         }
-        let waiters = signal.0.lock();
+        let waiters = lock(&signal.0.waiters);
         assert_eq!(waiters.slots.len(), 1, "one slot, reused");
         assert_eq!(waiters.free, vec![0]);
     }

@@ -1,6 +1,16 @@
-//! The client header timeout (HAProxy's `timeout http-request`): an HTTP
-//! client connection with no request in flight that completes no request
-//! head for a while (idle keep-alive time included) is closed.
+//! The connection sweep: each data plane worker visits its HTTP client
+//! connections once a period and raises a flag on those that are due for
+//! one of three things.
+//!
+//! - **Header timeout** (HAProxy's `timeout http-request`): a connection with
+//!   no request in flight that completes no request head for a while (idle
+//!   keep-alive time included) is closed.
+//! - **Shedding**: the first idle sweep tells a kept-alive connection to shed
+//!   its HTTP state (see `http::client`): between one and two periods after
+//!   its last activity an idle connection holds no hyper buffers.
+//! - **Member response timeout** (HAProxy's `timeout server`): a request
+//!   still waiting for its member's response head after enough sweeps is
+//!   answered 504 (see `http::forward`).
 //!
 //! hyper can time each head itself, but that costs a clock read, a boxed
 //! timer inserted into and removed from the timer wheel, and an extra wakeup
@@ -10,14 +20,6 @@
 //! sweeps, so between one timeout and one timeout plus a sweep period after
 //! its last activity. The registry is per worker thread, as a connection
 //! never leaves its worker.
-//!
-//! The first idle sweep also tells a kept-alive connection to shed its HTTP
-//! state (see `http::serve`): between one and two periods after its last
-//! activity an idle connection holds no hyper buffers.
-//!
-//! The same sweep bounds the wait for a member's response head (HAProxy's
-//! `timeout server`): a request still waiting after enough sweeps is
-//! answered 504 (see `http::proxy`).
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -1,22 +1,27 @@
-//! Keep-alive HTTP/1.1 connections to one member, reused across requests and
-//! across spec applies (the data plane keys pools by member address and TLS).
+//! Kept-alive HTTP/1.1 connections to members, reused across requests and
+//! across spec applies: [`MemberConns`] holds one member's (by address and
+//! TLS), and [`MemberConnsRegistry`] finds the one a new listener config
+//! should share.
 //!
 //! A connection goes back to the idle list only after its response body was
-//! read to the end (see `http::MemberBody`); a checkout skips closed ones.
-//! Each data plane worker has its own idle list, so a request borrows a
-//! connection whose task runs on its own thread (no cross-thread wakeups);
+//! read to the end (see `http::body::MemberBody`); a checkout skips closed
+//! ones. Each data plane worker has its own idle list, so a request borrows
+//! a connection whose task runs on its own thread (no cross-thread wakeups);
 //! a list is a short `Mutex<Vec<_>>` section, one push or pop, uncontended.
 //!
-//! Idle connections expire: the data plane calls `expire_idle` every half
-//! idle timeout, which advances the pool's epoch and closes connections
+//! Idle connections expire: [`expire_idle_loop`] calls `expire_idle` every
+//! half idle timeout, which advances the epoch and closes connections
 //! returned two or more epochs ago (unused for between a half and a whole
 //! idle timeout), so a burst does not leave members holding sockets forever.
 //! No clock is read on the hot path: a checkin stamps the current epoch.
+//!
+//! Also the plain TCP connect (timeout, TCP_NODELAY) the L4 relay uses.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -26,9 +31,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
-use super::io::Coalescing;
+use super::coalesce::Coalescing;
 use super::tls::member_server_name;
 use super::workers;
+use crate::sync::lock;
 
 /// Idle connections kept per member beyond which returned ones are closed.
 const MAX_IDLE: usize = 1024;
@@ -43,8 +49,8 @@ const READY_GRACE: Duration = Duration::from_millis(250);
 /// A request sender on a member connection.
 pub type Sender = SendRequest<Incoming>;
 
-/// The keep-alive connections of one member (by address and TLS).
-pub struct MemberPool {
+/// The kept-alive connections of one member (by address and TLS).
+pub struct MemberConns {
     address: SocketAddr,
     tls: Option<TlsConnector>,
     connect_timeout: Duration,
@@ -54,14 +60,14 @@ pub struct MemberPool {
     epoch: AtomicU64,
 }
 
-/// A connection waiting in a pool, with the epoch it came back in.
+/// A connection waiting in an idle list, with the epoch it came back in.
 struct Idle {
     sender: Sender,
     epoch: u64,
 }
 
-impl MemberPool {
-    /// An empty pool for `address` shared by `workers` data plane workers;
+impl MemberConns {
+    /// No connections yet to `address`, shared by `workers` data plane workers;
     /// `tls` re-encrypts towards the member.
     pub fn new(
         address: SocketAddr,
@@ -86,7 +92,7 @@ impl MemberPool {
     /// A ready idle connection, if any.
     pub async fn checkout(&self) -> Option<Sender> {
         loop {
-            let sender = self.idle().lock().ok()?.pop()?.sender;
+            let sender = lock(self.idle()).pop()?.sender;
             if sender.is_closed() {
                 continue;
             }
@@ -113,9 +119,8 @@ impl MemberPool {
         if sender.is_closed() {
             return;
         }
-        if let Ok(mut idle) = self.idle().lock()
-            && idle.len() < MAX_IDLE
-        {
+        let mut idle = lock(self.idle());
+        if idle.len() < MAX_IDLE {
             let epoch = self.epoch.load(Ordering::Relaxed);
             idle.push(Idle { sender, epoch });
         }
@@ -144,12 +149,10 @@ impl MemberPool {
         let now = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
         let mut closed = 0;
         for idle in &self.idle {
-            let expired: Vec<Idle> = match idle.lock() {
-                Ok(mut idle) => {
-                    let stale = idle.partition_point(|c| c.epoch + 2 <= now);
-                    idle.drain(..stale).collect()
-                }
-                Err(_) => continue,
+            let expired: Vec<Idle> = {
+                let mut idle = lock(idle);
+                let stale = idle.partition_point(|c| c.epoch + 2 <= now);
+                idle.drain(..stale).collect()
             };
             closed += expired.len();
         }
@@ -159,9 +162,82 @@ impl MemberPool {
     /// Drop every idle connection (member removed or data plane stopping).
     pub fn clear(&self) {
         for idle in &self.idle {
-            if let Ok(mut idle) = idle.lock() {
-                idle.clear();
-            }
+            lock(idle).clear();
+        }
+    }
+}
+
+/// Every member's kept-alive connections by (address, TLS), shared by all
+/// listeners; an entry lives while a listener config refers to it.
+#[derive(Default)]
+pub(crate) struct MemberConnsRegistry {
+    by_member: Mutex<HashMap<(SocketAddr, bool), Weak<MemberConns>>>,
+}
+
+impl MemberConnsRegistry {
+    /// The connections to `address` (re-encrypted with `tls` when given),
+    /// shared with every config already using them, else new ones over
+    /// `workers` idle lists.
+    pub fn get(
+        &self,
+        address: SocketAddr,
+        tls: Option<&TlsConnector>,
+        connect_timeout: Duration,
+        workers: usize,
+    ) -> Arc<MemberConns> {
+        let key = (address, tls.is_some());
+        let mut by_member = lock(&self.by_member);
+        if let Some(conns) = by_member.get(&key).and_then(Weak::upgrade) {
+            return conns;
+        }
+        let conns = Arc::new(MemberConns::new(
+            address,
+            tls.cloned(),
+            connect_timeout,
+            workers,
+        ));
+        by_member.insert(key, Arc::downgrade(&conns));
+        conns
+    }
+
+    /// Forget members no config refers to any more (their connections
+    /// closed when the last config holding them was dropped).
+    pub fn forget_unused(&self) {
+        lock(&self.by_member).retain(|_, c| c.strong_count() > 0);
+    }
+
+    /// Drop every idle connection of every member (the data plane stops).
+    pub fn clear(&self) {
+        lock(&self.by_member)
+            .values()
+            .filter_map(Weak::upgrade)
+            .for_each(|c| c.clear());
+    }
+
+    fn live(&self) -> Vec<Arc<MemberConns>> {
+        lock(&self.by_member)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+}
+
+/// Close idle member connections every half idle timeout until the registry
+/// (the data plane) is gone.
+pub(crate) async fn expire_idle_loop(registry: Weak<MemberConnsRegistry>, idle_timeout: Duration) {
+    let mut tick = tokio::time::interval((idle_timeout / 2).max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(registry) = registry.upgrade() else {
+            return;
+        };
+        let live = registry.live();
+        drop(registry);
+        let closed: usize = live.iter().map(|c| c.expire_idle()).sum();
+        if closed > 0 {
+            debug!(closed, "idle member connections closed");
         }
     }
 }

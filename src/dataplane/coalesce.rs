@@ -1,9 +1,11 @@
-//! Socket writes shaped for the kernel: hyper hands a response or request
-//! over as a head and a body chunk (`poll_write_vectored`). For the short
-//! messages that make up most HTTP traffic, one plain `send(2)` of the two
-//! copied together costs measurably less kernel time than `writev(2)`
-//! (bench/dataplane.sh: ~10% CPU per request at 200 connections); large
-//! writes keep `writev`, where copying would cost more than it saves.
+//! Write coalescing, socket writes shaped for the kernel: hyper hands a
+//! response or request over as a head and a body chunk
+//! (`poll_write_vectored`). For the short messages that make up most HTTP
+//! traffic, one plain `send(2)` of the two copied together costs measurably
+//! less kernel time than `writev(2)` (bench/dataplane.sh: ~10% CPU per
+//! request at 200 connections); large writes keep `writev`, where copying
+//! would cost more than it saves. Client sockets coalesce through
+//! `stats::CountingIo`, member sockets through [`Coalescing`].
 
 use std::cell::RefCell;
 use std::io::{self, IoSlice};

@@ -1,7 +1,12 @@
-//! Provisioning flows. Every job of a load balancer converges it to what the
-//! store says: build the full spec, plug the VIP, apply it to the data plane,
-//! then commit the final statuses. Flows are idempotent, so a job interrupted
-//! by a crash is simply run again.
+//! The desired state of one load balancer, built from its store tree: the
+//! spec the data plane should serve (`build_spec`) and what the health
+//! checker should probe (`sync_health`). Every job of a load balancer
+//! converges it to this (see the controller's `converge`); building it is
+//! pure, so a job interrupted by a crash is simply run again.
+//!
+//! Reads only the tree it is given and never touches the store, the network
+//! driver or the data plane; `sync_health` hands its result straight to the
+//! health checker.
 
 use std::sync::Arc;
 
