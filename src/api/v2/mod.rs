@@ -1,0 +1,9 @@
+//! Octavia's LBaaS v2 API (`/v2` and `/v2.0`), beside `/v1` and over the same
+//! rows, write path (lock, job, controller) and data plane.
+//!
+//! One file per resource; [`list`] is the generic list machinery, [`shape`]
+//! the pieces every body shares (timestamps, tags, ids, projects, the
+//! "unsupported option" refusal). Nothing here touches `/v1`'s shapes.
+
+pub mod list;
+pub mod shape;
