@@ -14,6 +14,7 @@ pub mod networks;
 pub mod pools;
 pub mod request_log;
 pub mod system;
+pub mod v2;
 pub mod validate;
 
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub struct ApiState {
     pub ready: Arc<AtomicBool>,
     /// Prometheus registry behind `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// `[api] default_project_id`: the v2 project of objects made without one.
+    pub default_project_id: String,
 }
 
 impl ApiState {
@@ -139,6 +142,9 @@ pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build
         .mount("/v1", health_monitors::routes())
         .mount("/v1", networks::routes())
         .mount("/v1", certificates::routes())
+        .mount("/v2", v2::routes())
+        .mount("/v2.0", v2::routes())
+        .mount("/", v2::versions::routes())
         .mount("/", system::routes())
         .register(
             "/",
