@@ -92,6 +92,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Arc::clone(&health),
     ));
     let ready = Arc::new(AtomicBool::new(false));
+    let policy = Arc::new(api::policy::ApiPolicy::new(&config.api));
     let state = ApiState {
         store: store.clone(),
         network,
@@ -99,14 +100,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
         kick,
         ready: Arc::clone(&ready),
         metrics,
+        policy: Arc::clone(&policy),
     };
 
     let rocket = api::build(rocket_figment(&config), state)
         .mount("/", crate::ui::routes())
-        .attach(AdHoc::on_liftoff("announce", |rocket| {
+        .attach(AdHoc::on_liftoff("announce", move |rocket| {
             Box::pin(async move {
                 let config = rocket.config();
                 let addr = SocketAddr::new(config.address, config.port);
+                policy.bound_to(addr);
                 info!(%addr, "API listening");
             })
         }))

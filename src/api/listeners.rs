@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
+use super::policy::ApiPolicy;
 use super::{ApiState, lock_update, validate};
 use crate::model::{
     CertificateId, ListenerId, ListenerStats, LoadBalancerId, OperatingStatus, Protocol,
@@ -176,7 +177,8 @@ async fn create(
     let listener = state
         .write(move |tx| {
             // An unknown load balancer is a 404 before any body check.
-            super::load_balancer(tx, lb)?;
+            let vip = super::load_balancer(tx, lb)?.vip.ip_address;
+            ApiPolicy::check_listener(tx, vip, port)?;
             check_tls(tx, protocol, cert)?;
             let id = id.unwrap_or_default();
             lock_update(tx, lb, "CreateListener", Some(id.to_string()))?;
@@ -248,6 +250,8 @@ async fn update(
                 l.protocol = p;
             }
             if let Some(p) = port {
+                let vip = super::load_balancer(tx, lb)?.vip.ip_address;
+                ApiPolicy::check_listener(tx, vip, p)?;
                 l.protocol_port = p;
             }
             if let Some(c) = connection_limit {

@@ -10,6 +10,7 @@ pub mod listeners;
 pub mod load_balancers;
 pub mod members;
 pub mod networks;
+pub mod policy;
 pub mod pools;
 pub mod request_log;
 pub mod system;
@@ -39,6 +40,8 @@ pub struct ApiState {
     pub ready: Arc<AtomicBool>,
     /// Prometheus registry behind `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Who may call the API and which addresses members may take.
+    pub policy: Arc<policy::ApiPolicy>,
 }
 
 impl ApiState {
@@ -124,8 +127,11 @@ pub fn lock_update(
 /// Rocket's own configuration (address, port, limits, shutdown).
 pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build> {
     rocket::custom(figment)
+        .manage(Arc::clone(&state.policy))
         .manage(state)
         .attach(request_log::RequestLog)
+        .attach(policy::Policy)
+        .mount("/", policy::routes())
         .mount("/v1", load_balancers::routes())
         .mount("/v1", listeners::routes())
         .mount("/v1", pools::routes())

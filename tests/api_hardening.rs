@@ -1,0 +1,340 @@
+//! The API refuses what would loop or make no sense, and what a web page
+//! could make a browser send: members on Ballast's own listeners or API,
+//! unspecified, broadcast, multicast and reserved addresses; listeners onto
+//! a member's address; foreign `Host` headers (DNS rebinding); writes that
+//! are not JSON; CORS unless configured. Each refusal is a 4xx JSON fault
+//! naming the field or header, and changes nothing.
+
+mod common;
+
+use common::api::{lb_path, listener_path};
+use common::{Ballast, Options, assert_fault, fresh_cidr, raw_exchange};
+use serde_json::json;
+
+#[test]
+fn a_member_on_a_listener_of_ballast_or_on_its_api_is_refused_and_changes_nothing() {
+    let b = Ballast::start();
+    let t = b.add_tree(8080);
+    let (_, lb) = b.get(&t.lb_path());
+    let vip = lb["vip"]["ip_address"].as_str().unwrap().to_string();
+    // A second load balancer's listener counts as much as the member's own.
+    let other = b.create_lb();
+    let other_id = other["id"].as_str().unwrap();
+    let other_vip = other["vip"]["ip_address"].as_str().unwrap().to_string();
+    b.add_listener(other_id, "TCP", 9090);
+    let before = b.snapshot();
+    let api_port = b.api.port();
+    let cases = [
+        (
+            vip.clone(),
+            8080,
+            format!("ip_address: {vip}:8080 is a listener"),
+        ),
+        (
+            format!("::ffff:{vip}"),
+            8080,
+            format!("ip_address: {vip}:8080 is a listener"),
+        ),
+        (
+            other_vip.clone(),
+            9090,
+            format!("ip_address: {other_vip}:9090 is a listener"),
+        ),
+        (
+            "127.0.0.1".to_string(),
+            api_port,
+            format!("ip_address: 127.0.0.1:{api_port} is Ballast's own API"),
+        ),
+    ];
+    for (ip, port, needle) in cases {
+        b.expect_fault(
+            &before,
+            "POST",
+            &t.members_path(),
+            Some(json!({"ip_address": ip, "protocol_port": port})),
+            400,
+            &needle,
+        );
+    }
+}
+
+#[test]
+fn unspecified_broadcast_multicast_and_reserved_member_addresses_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Ballast::start_in(
+        tmp.path(),
+        &fresh_cidr(),
+        Options {
+            env: vec![(
+                "BALLAST_API__RESERVED_IPS".into(),
+                "[\"169.254.169.254\", \"127.0.0.9\"]".into(),
+            )],
+            ..Options::default()
+        },
+    );
+    let t = b.add_tree(8080);
+    let before = b.snapshot();
+    for (ip, needle) in [
+        ("0.0.0.0", "ip_address: must not be an unspecified address"),
+        ("::", "ip_address: must not be an unspecified address"),
+        (
+            "::ffff:0.0.0.0",
+            "ip_address: must not be an unspecified address",
+        ),
+        (
+            "255.255.255.255",
+            "ip_address: must not be the broadcast address",
+        ),
+        ("224.0.0.1", "ip_address: must not be a multicast address"),
+        ("ff02::1", "ip_address: must not be a multicast address"),
+        ("169.254.169.254", "ip_address: 169.254.169.254 is reserved"),
+        ("127.0.0.9", "ip_address: 127.0.0.9 is reserved"),
+    ] {
+        b.expect_fault(
+            &before,
+            "POST",
+            &t.members_path(),
+            Some(json!({"ip_address": ip, "protocol_port": 80})),
+            400,
+            needle,
+        );
+    }
+}
+
+#[test]
+fn moving_a_member_onto_a_listener_is_refused_and_changes_nothing() {
+    let b = Ballast::start();
+    let t = b.add_tree(8080);
+    let (_, lb) = b.get(&t.lb_path());
+    let vip = lb["vip"]["ip_address"].as_str().unwrap();
+    let m = b.add_member(&t.lb, &t.listener, &t.pool, vip, 7000);
+    let before = b.snapshot();
+    b.expect_fault(
+        &before,
+        "PUT",
+        &format!("{}/{}", t.members_path(), m["id"].as_str().unwrap()),
+        Some(json!({"protocol_port": 8080})),
+        400,
+        "protocol_port: ",
+    );
+}
+
+#[test]
+fn a_listener_onto_a_members_address_is_refused_and_changes_nothing() {
+    let b = Ballast::start();
+    let t = b.add_tree(8080);
+    let (_, lb) = b.get(&t.lb_path());
+    let vip = lb["vip"]["ip_address"].as_str().unwrap();
+    // A member of this very load balancer points at its VIP on port 7000.
+    b.add_member(&t.lb, &t.listener, &t.pool, vip, 7000);
+    let second = b.add_listener(&t.lb, "TCP", 7001);
+    let before = b.snapshot();
+    b.expect_fault(
+        &before,
+        "POST",
+        &format!("{}/listeners", lb_path(&t.lb)),
+        Some(json!({"protocol": "TCP", "protocol_port": 7000})),
+        400,
+        "protocol_port: a member points at",
+    );
+    b.expect_fault(
+        &before,
+        "PUT",
+        &listener_path(&t.lb, second["id"].as_str().unwrap()),
+        Some(json!({"protocol_port": 7000})),
+        400,
+        "protocol_port: a member points at",
+    );
+}
+
+/// A request as a web page could make a browser send it to `b`.
+fn request(b: &Ballast, method: &str, path: &str, headers: &[&str], body: &str) -> String {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers
+        .iter()
+        .any(|h| h.to_ascii_lowercase().starts_with("host:"))
+    {
+        req.push_str(&format!("Host: {}\r\n", b.api));
+    }
+    for h in headers {
+        req.push_str(&format!("{h}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    req
+}
+
+#[test]
+fn a_write_that_is_not_json_is_refused_and_creates_nothing() {
+    let b = Ballast::start();
+    let t = b.add_tree(8080);
+    let before = b.snapshot();
+    let body = json!({"vip": {"network_id": b.network_id()}}).to_string();
+    for content_type in [
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        let header = content_type.map(|c| format!("Content-Type: {c}"));
+        let headers: Vec<&str> = header.iter().map(String::as_str).collect();
+        for (method, path) in [
+            ("POST", "/v1/loadbalancers".to_string()),
+            ("PUT", t.lb_path()),
+            ("DELETE", t.member_path()),
+        ] {
+            let (s, _, v) = raw_exchange(b.api, &request(&b, method, &path, &headers, &body));
+            assert_fault(
+                s,
+                &v,
+                415,
+                "Content-Type: a request body must be application/json",
+            );
+        }
+    }
+    b.assert_unchanged(&before);
+}
+
+#[test]
+fn a_foreign_host_header_is_refused_and_sees_no_data() {
+    let b = Ballast::start();
+    let t = b.add_tree(8080);
+    let before = b.snapshot();
+    let port = b.api.port();
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".to_string(),
+        format!("localhost.evil.example:{port}"),
+    ] {
+        let host_header = format!("Host: {host}");
+        for path in ["/v1/loadbalancers", "/metrics", "/", "/healthz"] {
+            let (s, _, v) = raw_exchange(b.api, &request(&b, "GET", path, &[&host_header], ""));
+            assert_fault(
+                s,
+                &v,
+                400,
+                &format!("Host: {host} is not a name of this API"),
+            );
+            assert!(!v.to_string().contains(&t.lb), "{v}");
+        }
+        let body = json!({"vip": {"network_id": b.network_id()}}).to_string();
+        let headers = [host_header.as_str(), "Content-Type: application/json"];
+        let (s, _, v) = raw_exchange(
+            b.api,
+            &request(&b, "POST", "/v1/loadbalancers", &headers, &body),
+        );
+        assert_fault(s, &v, 400, "not a name of this API");
+    }
+    b.assert_unchanged(&before);
+    // The names a local client uses still work.
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let host_header = format!("Host: {host}");
+        let (s, _, v) = raw_exchange(
+            b.api,
+            &request(&b, "GET", "/v1/loadbalancers", &[&host_header], ""),
+        );
+        assert_eq!(s, 200, "{host}: {v}");
+    }
+}
+
+#[test]
+fn a_configured_public_name_is_an_allowed_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Ballast::start_in(
+        tmp.path(),
+        &fresh_cidr(),
+        Options {
+            env: vec![(
+                "BALLAST_API__PUBLIC_NAMES".into(),
+                "[\"ballast.example\"]".into(),
+            )],
+            ..Options::default()
+        },
+    );
+    let (s, _, v) = raw_exchange(
+        b.api,
+        &request(
+            &b,
+            "GET",
+            "/v1/loadbalancers",
+            &["Host: Ballast.Example:443"],
+            "",
+        ),
+    );
+    assert_eq!(s, 200, "{v}");
+}
+
+#[test]
+fn no_cors_headers_are_sent_by_default() {
+    let b = Ballast::start();
+    let origin = "Origin: http://evil.example";
+    let (s, head, _) = raw_exchange(
+        b.api,
+        &request(&b, "GET", "/v1/loadbalancers", &[origin], ""),
+    );
+    assert_eq!(s, 200);
+    assert!(!head.contains("access-control-"), "{head}");
+    let preflight = [origin, "Access-Control-Request-Method: DELETE"];
+    let (s, head, _) = raw_exchange(
+        b.api,
+        &request(&b, "OPTIONS", "/v1/loadbalancers", &preflight, ""),
+    );
+    assert!(s >= 400, "a preflight is not granted: {s}");
+    assert!(!head.contains("access-control-"), "{head}");
+}
+
+#[test]
+fn configured_cors_origins_get_a_preflight_and_their_origin_echoed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = Ballast::start_in(
+        tmp.path(),
+        &fresh_cidr(),
+        Options {
+            env: vec![(
+                "BALLAST_API__CORS_ORIGINS".into(),
+                "[\"https://ui.example:8443\"]".into(),
+            )],
+            ..Options::default()
+        },
+    );
+    let allowed = "Origin: https://ui.example:8443";
+    let preflight = [
+        allowed,
+        "Access-Control-Request-Method: POST",
+        "Access-Control-Request-Headers: content-type",
+    ];
+    let (s, head, v) = raw_exchange(
+        b.api,
+        &request(&b, "OPTIONS", "/v1/loadbalancers", &preflight, ""),
+    );
+    assert_eq!(s, 204, "{head}{v}");
+    assert!(
+        head.contains("access-control-allow-origin: https://ui.example:8443"),
+        "{head}"
+    );
+    assert!(head.contains("access-control-allow-methods: "), "{head}");
+    assert!(
+        head.contains("access-control-allow-headers: content-type"),
+        "{head}"
+    );
+    let (s, head, _) = raw_exchange(
+        b.api,
+        &request(&b, "GET", "/v1/loadbalancers", &[allowed], ""),
+    );
+    assert_eq!(s, 200);
+    assert!(
+        head.contains("access-control-allow-origin: https://ui.example:8443"),
+        "{head}"
+    );
+    // Another origin gets nothing, neither preflight nor headers.
+    let other = [
+        "Origin: https://evil.example",
+        "Access-Control-Request-Method: POST",
+    ];
+    let (s, head, _) = raw_exchange(
+        b.api,
+        &request(&b, "OPTIONS", "/v1/loadbalancers", &other, ""),
+    );
+    assert!(s >= 400, "{s}");
+    assert!(!head.contains("access-control-"), "{head}");
+}
