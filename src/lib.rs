@@ -12,6 +12,7 @@
 //! - `app` — wires every part and owns shutdown.
 //! - `ui` — serves the web UI in `static/` (rust-embed).
 //! - `metrics` — the Prometheus registry behind `/metrics`.
+//! - `limits` — the open-descriptor limit, raised to the hard limit at start.
 //! - `sync` — the lock-poisoning policy (every `std` lock recovers).
 //! - `systemd` — sd_notify (READY, STOPPING, watchdog).
 //! - `backup`, `check` — the `ballast backup` and `ballast check` commands.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod controller;
 pub mod dataplane;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod network;

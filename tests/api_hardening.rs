@@ -7,6 +7,10 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
 use common::api::{lb_path, listener_path};
 use common::{Ballast, Options, assert_fault, fresh_cidr, raw_exchange};
 use serde_json::json;
@@ -337,4 +341,125 @@ fn configured_cors_origins_get_a_preflight_and_their_origin_echoed() {
     );
     assert!(s >= 400, "{s}");
     assert!(!head.contains("access-control-"), "{head}");
+}
+
+/// An instance whose API closes a connection after `secs` without a request.
+fn with_request_timeout(tmp: &std::path::Path, secs: u64) -> Ballast {
+    Ballast::start_in(
+        tmp,
+        &fresh_cidr(),
+        Options {
+            env: vec![("BALLAST_API__REQUEST_TIMEOUT_SECS".into(), secs.to_string())],
+            ..Options::default()
+        },
+    )
+}
+
+/// Read from `s` until the server closes it; returns what came and when the
+/// close came, counted from `since`.
+fn read_until_closed(s: &mut std::net::TcpStream, since: Instant) -> (String, Duration) {
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("connection still open after {:?}: {e}", since.elapsed()),
+        }
+    }
+    (String::from_utf8_lossy(&got).to_string(), since.elapsed())
+}
+
+#[test]
+fn silent_dribbling_and_idle_api_connections_are_closed_after_the_request_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = with_request_timeout(tmp.path(), 1);
+    let bounds = Duration::from_millis(900)..Duration::from_secs(4);
+
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(b.api).unwrap();
+    let (got, after) = read_until_closed(&mut silent, started);
+    assert!(got.is_empty(), "{got}");
+    assert!(
+        bounds.contains(&after),
+        "silent connection closed after {after:?}"
+    );
+
+    // One byte every 200 ms never completes the head within 1 s.
+    let started = Instant::now();
+    let mut dribble = TcpStream::connect(b.api).unwrap();
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\nX-Pad: ", b.api);
+    let mut closed_early = false;
+    for byte in head.bytes().chain(std::iter::repeat(b'a')).take(40) {
+        if dribble.write_all(&[byte]).is_err() {
+            closed_early = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200)); // the slow client's pace, not a wait for the server
+    }
+    if !closed_early {
+        let (_, after) = read_until_closed(&mut dribble, started);
+        assert!(bounds.contains(&after), "dribbling closed after {after:?}");
+    } else {
+        assert!(
+            bounds.contains(&started.elapsed()),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    let mut idle = TcpStream::connect(b.api).unwrap();
+    write!(idle, "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", b.api).unwrap();
+    let answered = Instant::now();
+    let (got, after) = read_until_closed(&mut idle, answered);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(
+        bounds.contains(&after),
+        "idle keep-alive closed after {after:?}"
+    );
+    // The API still serves.
+    assert_eq!(b.get("/healthz").0, 200);
+}
+
+#[test]
+fn on_sigterm_a_request_in_flight_is_answered_with_connection_close() {
+    let b = Ballast::start();
+    let body = json!({"vip": {"network_id": b.network_id()}}).to_string();
+    let mut s = TcpStream::connect(b.api).unwrap();
+    // The head and half the body now; the rest once shutdown has begun.
+    let (first, rest) = body.split_at(body.len() / 2);
+    write!(
+        s,
+        "POST /v1/loadbalancers HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{first}",
+        b.api,
+        body.len()
+    )
+    .unwrap();
+    let pid = b.child.as_ref().unwrap().id();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    common::wait_until(Duration::from_secs(10), "shutdown begins", || {
+        b.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("Requesting shutdown"))
+    });
+    s.write_all(rest.as_bytes()).unwrap();
+    // A second request queued behind the first: never answered, and the
+    // client is told so by `Connection: close` rather than by silence.
+    write!(s, "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", b.api).unwrap();
+    let (got, _) = read_until_closed(&mut s, Instant::now());
+    let head = got.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 202"), "{got}");
+    assert!(head.contains("connection: close"), "{got}");
+    assert_eq!(got.matches("HTTP/1.1 ").count(), 1, "{got}");
 }

@@ -4,6 +4,7 @@
 
 pub mod certificates;
 pub mod error;
+pub mod front;
 pub mod guards;
 pub mod health_monitors;
 pub mod listeners;
