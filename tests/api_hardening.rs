@@ -453,13 +453,93 @@ fn on_sigterm_a_request_in_flight_is_answered_with_connection_close() {
             .iter()
             .any(|l| l.contains("Requesting shutdown"))
     });
-    s.write_all(rest.as_bytes()).unwrap();
-    // A second request queued behind the first: never answered, and the
-    // client is told so by `Connection: close` rather than by silence.
-    write!(s, "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", b.api).unwrap();
+    // The rest of the body with a second request queued behind it, in one
+    // write: the second is never answered, and the client is told so by
+    // `Connection: close` rather than by silence.
+    let queued = format!("{rest}GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", b.api);
+    s.write_all(queued.as_bytes()).unwrap();
     let (got, _) = read_until_closed(&mut s, Instant::now());
     let head = got.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 202"), "{got}");
     assert!(head.contains("connection: close"), "{got}");
     assert_eq!(got.matches("HTTP/1.1 ").count(), 1, "{got}");
+}
+
+#[test]
+fn duplicate_keys_and_nul_characters_are_400_and_change_nothing() {
+    let b = Ballast::start();
+    let t = b.add_tree(8080);
+    let before = b.snapshot();
+    let net = b.network_id();
+    for body in [
+        format!(r#"{{"vip": {{"network_id": "{net}"}}, "name": "a", "name": "b"}}"#),
+        format!(r#"{{"vip": {{"network_id": "{net}", "network_id": "{net}"}}}}"#),
+    ] {
+        let (s, v) = common::http("POST", &b.url("/v1/loadbalancers"), Some(body));
+        assert_fault(s, &v, 400, "duplicate key `");
+    }
+    for (path, field) in [
+        ("/v1/loadbalancers".to_string(), "name"),
+        ("/v1/loadbalancers".to_string(), "description"),
+        (t.lb_path(), "name"),
+        (t.listener_path(), "description"),
+    ] {
+        let mut body = json!({ field: "web\u{0}admin" });
+        let method = if path == "/v1/loadbalancers" {
+            body["vip"] = json!({"network_id": net});
+            "POST"
+        } else {
+            "PUT"
+        };
+        b.expect_fault(
+            &before,
+            method,
+            &path,
+            Some(body),
+            400,
+            &format!("{field}: must not contain NUL characters"),
+        );
+    }
+}
+
+#[test]
+fn an_empty_update_is_400_and_leaves_the_load_balancer_active() {
+    let b = Ballast::start();
+    let t = b.add_tree(8080);
+    let before = b.snapshot();
+    for path in [
+        t.lb_path(),
+        t.listener_path(),
+        t.pool_path(),
+        t.member_path(),
+    ] {
+        b.expect_fault(
+            &before,
+            "PUT",
+            &path,
+            Some(json!({})),
+            400,
+            "an update must name at least one field",
+        );
+        let (_, lb) = b.get(&t.lb_path());
+        assert_eq!(lb["provisioning_status"], "ACTIVE", "{lb}");
+    }
+}
+
+#[test]
+fn a_404_is_no_error_log_line() {
+    let b = Ballast::start();
+    for path in ["/v1/nope", "/v1/loadbalancers/x/y/z"] {
+        let (s, v) = b.get(path);
+        assert_fault(s, &v, 404, "");
+    }
+    // The request log line comes after the answer: poll a later request.
+    assert_eq!(b.get("/healthz").0, 200);
+    let lines = b.log.lock().unwrap().clone();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("ERROR") || l.contains("No matching routes")),
+        "{lines:#?}"
+    );
 }
