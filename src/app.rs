@@ -42,10 +42,12 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Rocket's configuration: its defaults, then ours mapped onto its keys.
-pub fn rocket_figment(config: &Config) -> Figment {
+/// Rocket listens on a loopback port of its own: the API's address is the
+/// front's (see `api::front`), which bounds slow and silent clients.
+pub fn rocket_figment(_config: &Config) -> Figment {
     Figment::from(rocket::Config::default())
-        .merge(("address", config.api.address))
-        .merge(("port", config.api.port))
+        .merge(("address", std::net::Ipv4Addr::LOCALHOST))
+        .merge(("port", 0))
         .merge(("ident", "Ballast"))
         .merge(("log_level", "off"))
         .merge(("cli_colors", false))
@@ -57,6 +59,7 @@ pub fn rocket_figment(config: &Config) -> Figment {
 
 /// Everything `serve` starts, for `run` and tests.
 async fn run(config: Config) -> anyhow::Result<()> {
+    crate::limits::raise_nofile_limit();
     let store = Store::open(&config.data_dir)?;
     info!(path = %store.path().display(), "store open");
     let networks: Vec<Network> = config.networks.iter().map(network_from_config).collect();
@@ -96,6 +99,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Arc::clone(&health),
     ));
     let ready = Arc::new(AtomicBool::new(false));
+    let policy = Arc::new(api::policy::ApiPolicy::new(&config.api));
+    let api_listener =
+        tokio::net::TcpListener::bind(SocketAddr::new(config.api.address, config.api.port)).await?;
+    let api_addr = api_listener.local_addr()?;
+    policy.bound_to(api_addr);
+    info!(addr = %api_addr, "API listening");
     let state = ApiState {
         store: store.clone(),
         network,
@@ -104,15 +113,21 @@ async fn run(config: Config) -> anyhow::Result<()> {
         ready: Arc::clone(&ready),
         metrics,
         default_project_id: config.api.default_project_id.clone(),
+        policy: Arc::clone(&policy),
     };
 
+    let (backend_tx, backend_rx) = tokio::sync::oneshot::channel();
+    let backend_tx = std::sync::Mutex::new(Some(backend_tx));
     let rocket = api::build(rocket_figment(&config), state)
         .mount("/", crate::ui::routes())
-        .attach(AdHoc::on_liftoff("announce", |rocket| {
+        .attach(AdHoc::on_liftoff("front", move |rocket| {
             Box::pin(async move {
                 let config = rocket.config();
                 let addr = SocketAddr::new(config.address, config.port);
-                info!(%addr, "API listening");
+                if let Some(tx) = crate::sync::lock(&backend_tx).take() {
+                    // The front is gone only if start-up already failed.
+                    let _ = tx.send(addr);
+                }
             })
         }))
         .ignite()
@@ -120,6 +135,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let rocket_shutdown = rocket.shutdown();
 
     let mut tasks = JoinSet::new();
+    {
+        let rocket_shutdown = rocket.shutdown();
+        let shutdown = shutdown.clone();
+        let timeout = Duration::from_secs(config.api.request_timeout_secs);
+        tasks.spawn(async move {
+            // No address: Rocket never lifted off, and run is returning.
+            let Ok(backend) = backend_rx.await else {
+                return;
+            };
+            let stop = async move {
+                tokio::select! {
+                    _ = rocket_shutdown => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            };
+            api::front::serve(api_listener, backend, timeout, stop).await;
+        });
+    }
     // Rocket catches SIGTERM/SIGINT; everything else stops with it.
     {
         let shutdown = shutdown.clone();

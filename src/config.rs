@@ -57,6 +57,21 @@ pub struct ApiConfig {
     /// The v2 API's `project_id` of objects created without one in the body
     /// or an `X-Project-Id` header (default `ballast`).
     pub default_project_id: String,
+    /// Host names (and addresses) clients use to reach the API, besides
+    /// `localhost`, the loopback addresses and the bound address (any IP
+    /// literal when bound to 0.0.0.0 or ::). A request whose `Host` is none of
+    /// these is refused: DNS rebinding uses names. Default: none.
+    pub public_names: Vec<String>,
+    /// Origins (`https://ui.example:8443`) whose pages may call the API
+    /// across sites (CORS). Default: none, so no CORS headers are sent.
+    pub cors_origins: Vec<String>,
+    /// Addresses a member may never have (Octavia's `reserved_ips`); default
+    /// the cloud metadata address 169.254.169.254.
+    pub reserved_ips: Vec<IpAddr>,
+    /// A connection that sends no complete request head for this long
+    /// (seconds), first or between keep-alive requests, is closed; the same
+    /// bound applies to receiving a request body. Default 30.
+    pub request_timeout_secs: u64,
 }
 
 /// `[[networks]]`: one host network.
@@ -173,6 +188,10 @@ impl Default for ApiConfig {
             address: IpAddr::from([127, 0, 0, 1]),
             port: 9876,
             default_project_id: DEFAULT_PROJECT_ID.into(),
+            public_names: Vec::new(),
+            cors_origins: Vec::new(),
+            reserved_ips: vec![IpAddr::from([169, 254, 169, 254])],
+            request_timeout_secs: 30,
         }
     }
 }
@@ -298,6 +317,32 @@ impl Config {
                 "housekeeping.stats_persist_interval_secs".into(),
                 "must be at least 1",
             ));
+        }
+        if self.api.request_timeout_secs == 0 {
+            return Err(invalid(
+                "api.request_timeout_secs".into(),
+                "must be at least 1",
+            ));
+        }
+        for (i, origin) in self.api.cors_origins.iter().enumerate() {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.contains('/')) {
+                return Err(invalid(
+                    format!("api.cors_origins[{i}]"),
+                    "must be an origin: http(s)://host[:port], no path",
+                ));
+            }
+        }
+        for (i, name) in self.api.public_names.iter().enumerate() {
+            if name.is_empty() || name.contains(['/', ' ', ':']) && name.parse::<IpAddr>().is_err()
+            {
+                return Err(invalid(
+                    format!("api.public_names[{i}]"),
+                    "must be a host name or an IP address, without port",
+                ));
+            }
         }
         if self.dataplane.workers > MAX_WORKERS {
             return Err(invalid(

@@ -35,6 +35,8 @@
 //!   owns shutdown.
 //! - `ui` — serves the web UI in `static/` (rust-embed).
 //! - `metrics` — the Prometheus registry behind `/metrics`.
+//! - `limits` — the open-descriptor limit, raised to the hard limit at start.
+//! - `logfmt` — JSON log lines without source paths.
 //! - `sync` — the lock-poisoning policy (every `std` lock recovers).
 //! - `systemd` — sd_notify (READY, STOPPING, watchdog).
 //! - `backup`, `check` — the `ballast backup` and `ballast check` commands.
@@ -57,6 +59,8 @@ pub mod config;
 pub mod controller;
 pub mod dataplane;
 pub mod health;
+pub mod limits;
+pub mod logfmt;
 pub mod metrics;
 pub mod model;
 pub mod network;

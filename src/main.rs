@@ -58,17 +58,34 @@ enum Command {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_default_env()
         // Rocket logs every request at info; keep it to warnings unless the
         // operator asks for more through RUST_LOG.
         .or_else(|_| EnvFilter::try_new(format!("{},rocket=warn", config.log.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Rocket's per-request chatter ("No matching routes" at ERROR for every
+    // 404, "guard is forwarding", which catcher answered) goes to targets
+    // ending in `::_`; none of it is for the operator, and a 404 is the
+    // client's mistake, already answered.
+    let not_per_request =
+        tracing_subscriber::filter::filter_fn(|meta| !meta.target().ends_with("::_"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .event_format(ballast::logfmt::JsonWithoutSource::default())
+            .finish()
+            .with(not_per_request)
+            .init(),
+        LogFormat::Text => builder
+            .with_ansi(false)
+            .finish()
+            .with(not_per_request)
+            .init(),
     }
 }
 

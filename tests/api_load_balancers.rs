@@ -341,9 +341,10 @@ fn update_returns_the_new_values_with_pending_update() {
     assert_eq!(active["name"], "web");
     assert_eq!(active["enabled"], false);
 
-    // An empty update changes nothing but still goes through the lock.
-    let up = b.put_and_settle(id, &lb_path(id), json!({}));
-    assert_eq!(up["name"], "web");
+    // An empty update is refused and takes no lock (issue 14).
+    let (s, v) = b.put(&lb_path(id), json!({}));
+    assert_fault(s, &v, 400, "an update must name at least one field");
+    assert_eq!(b.get(&lb_path(id)).1["provisioning_status"], "ACTIVE");
     // null clears a nullable field; an absent one is left alone.
     let up = b.put_and_settle(id, &lb_path(id), json!({"name": null, "enabled": true}));
     assert_eq!(up["name"], Value::Null);

@@ -178,8 +178,10 @@ fn update_returns_the_new_values() {
     let up = b.put_and_settle(&t.lb, &t.member_path(), json!({"weight": 0}));
     assert_eq!(up["weight"], 0);
     assert_eq!(up["protocol_port"], 8081);
-    let up = b.put_and_settle(&t.lb, &t.member_path(), json!({}));
-    assert_eq!(up["weight"], 0);
+    // An empty update is refused (issue 14); the member keeps its values.
+    let (s, v) = b.put(&t.member_path(), json!({}));
+    common::assert_fault(s, &v, 400, "an update must name at least one field");
+    assert_eq!(b.get(&t.member_path()).1["weight"], 0);
 }
 
 #[test]

@@ -329,8 +329,10 @@ fn update_returns_the_new_values_and_every_field_is_optional() {
         "{lbv}"
     );
     b.wait_lb_active(&lb);
-    let up = b.put_and_settle(&lb, &path, json!({}));
-    assert_eq!(up["lb_algorithm"], "LEAST_CONNECTIONS");
+    // An empty update is refused (issue 14); the pool keeps its values.
+    let (s, v) = b.put(&path, json!({}));
+    common::assert_fault(s, &v, 400, "an update must name at least one field");
+    assert_eq!(b.get(&path).1["lb_algorithm"], "LEAST_CONNECTIONS");
     let up = b.put_and_settle(
         &lb,
         &path,

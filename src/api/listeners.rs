@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
 use super::lookup::{listener, load_balancer};
+use super::policy::ApiPolicy;
 use super::{ApiState, lock_update, validate};
 use crate::model::{
     CertificateId, JobKind, ListenerId, ListenerStats, LoadBalancerId, OperatingStatus, Protocol,
@@ -139,7 +140,8 @@ async fn create(
     let listener = state
         .write(move |tx| {
             // An unknown load balancer is a 404 before any body check.
-            load_balancer(tx, lb)?;
+            let vip = load_balancer(tx, lb)?.vip.ip_address;
+            ApiPolicy::check_listener(tx, vip, port)?;
             check_tls(tx, protocol, cert)?;
             let id = id.unwrap_or_default();
             lock_update(tx, lb, JobKind::CreateListener, Some(id.to_string()))?;
@@ -214,6 +216,8 @@ async fn update(
                 l.protocol = p;
             }
             if let Some(p) = port {
+                let vip = load_balancer(tx, lb)?.vip.ip_address;
+                ApiPolicy::check_listener(tx, vip, p)?;
                 l.protocol_port = p;
             }
             if let Some(c) = connection_limit {

@@ -93,9 +93,11 @@ async fn create(
     )?;
     let weight = validate::range("weight", req.weight.unwrap_or(1), 0, MAX_WEIGHT)?;
     let subnet_id = validate::text("subnet_id", req.subnet_id)?;
+    let policy = std::sync::Arc::clone(&state.policy);
     let member = state
         .write(move |tx| {
             pool(tx, lb, l, p)?;
+            policy.check_member(tx, "ip_address", ip, port)?;
             let id = id.unwrap_or_default();
             lock_update(tx, lb, JobKind::CreateMember, Some(id.to_string()))?;
             if store::members::id_taken(tx, id)? {
@@ -151,6 +153,7 @@ async fn update(
         .weight
         .map(|w| validate::range("weight", w, 0, MAX_WEIGHT))
         .transpose()?;
+    let policy = std::sync::Arc::clone(&state.policy);
     let member = state
         .write(move |tx| {
             pool(tx, lb, l, p)?;
@@ -158,6 +161,7 @@ async fn update(
                 store::members::get(tx, p, id)?.ok_or_else(|| ApiError::not_found("member", id))?;
             lock_update(tx, lb, JobKind::UpdateMember, Some(id.to_string()))?;
             if let Some(port) = port {
+                policy.check_member(tx, "protocol_port", m.ip_address, port)?;
                 m.protocol_port = port;
             }
             if let Some(w) = weight {

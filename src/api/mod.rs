@@ -4,6 +4,7 @@
 
 pub mod certificates;
 pub mod error;
+pub mod front;
 pub mod guards;
 pub mod health_monitors;
 pub mod listeners;
@@ -11,6 +12,7 @@ pub mod load_balancers;
 pub mod lookup;
 pub mod members;
 pub mod networks;
+pub mod policy;
 pub mod pools;
 pub mod request_log;
 pub mod system;
@@ -45,6 +47,8 @@ pub struct ApiState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// `[api] default_project_id`: the v2 project of objects made without one.
     pub default_project_id: String,
+    /// Who may call the API and which addresses members may take.
+    pub policy: Arc<policy::ApiPolicy>,
 }
 
 impl ApiState {
@@ -133,8 +137,11 @@ pub fn lock_update(
 /// Rocket's own configuration (address, port, limits, shutdown).
 pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build> {
     rocket::custom(figment)
+        .manage(Arc::clone(&state.policy))
         .manage(state)
         .attach(request_log::RequestLog)
+        .attach(policy::Policy)
+        .mount("/", policy::routes())
         .mount("/v1", load_balancers::routes())
         .mount("/v1", listeners::routes())
         .mount("/v1", pools::routes())

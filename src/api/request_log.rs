@@ -15,6 +15,8 @@ pub struct RequestLog;
 struct Started {
     at: Instant,
     id: String,
+    /// As the client sent it: the policy fairing may reroute the request.
+    path: String,
 }
 
 #[rocket::async_trait]
@@ -27,9 +29,11 @@ impl Fairing for RequestLog {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        let path = req.uri().path().to_string();
         req.local_cache(|| Started {
             at: Instant::now(),
             id: uuid::Uuid::new_v4().simple().to_string()[..16].to_string(),
+            path,
         });
     }
 
@@ -37,12 +41,13 @@ impl Fairing for RequestLog {
         let started = req.local_cache(|| Started {
             at: Instant::now(),
             id: String::new(),
+            path: String::new(),
         });
         res.set_header(Header::new("X-Request-Id", started.id.clone()));
         debug!(
             request_id = %started.id,
             method = %req.method(),
-            path = %req.uri().path(),
+            path = %started.path,
             status = res.status().code,
             duration_us = started.at.elapsed().as_micros() as u64,
             "request"
@@ -55,6 +60,7 @@ pub fn request_id(req: &Request<'_>) -> String {
     req.local_cache(|| Started {
         at: Instant::now(),
         id: String::new(),
+        path: String::new(),
     })
     .id
     .clone()

@@ -9,9 +9,13 @@ use crate::model::UnknownValue;
 /// Longest name, description or tenant id accepted.
 pub const MAX_TEXT: usize = 255;
 
-/// A name, description or tenant id: at most 255 characters.
+/// A name, description or tenant id: at most 255 characters, no NUL (it
+/// would cut the text short in C tools and logs reading it back).
 pub fn text(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
     match value {
+        Some(v) if v.contains('\0') => {
+            Err(ApiError::field(field, "must not contain NUL characters"))
+        }
         Some(v) if v.chars().count() > MAX_TEXT => Err(ApiError::field(
             field,
             format!("must be at most {MAX_TEXT} characters"),

@@ -1,5 +1,7 @@
 //! Listener rows.
 
+use std::net::IpAddr;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
@@ -223,4 +225,21 @@ pub fn limited_load_balancers(conn: &Connection) -> Result<Vec<LoadBalancerId>> 
         crate::store::parse_col::<LoadBalancerId>("listeners", &r.get::<_, String>(0)?)
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether some listener not being deleted serves `ip:port` (its load
+/// balancer's VIP and its `protocol_port`), on any load balancer: a member
+/// there would send traffic back into Ballast.
+pub fn serves_address(conn: &Connection, ip: IpAddr, port: u16) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM listeners l JOIN load_balancers lb ON lb.id = l.load_balancer_id \
+             WHERE lb.vip_address = ?1 AND l.protocol_port = ?2 \
+             AND l.provisioning_status NOT IN ('DELETED', 'PENDING_DELETE') \
+             AND lb.provisioning_status NOT IN ('DELETED', 'PENDING_DELETE')",
+            params![ip.to_canonical().to_string(), port],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }

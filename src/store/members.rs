@@ -194,3 +194,23 @@ pub fn all_with_load_balancer(
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Whether some member not being deleted, in any pool, points at `ip:port`
+/// (also written as an IPv4-mapped IPv6 address): a listener there would
+/// receive its own traffic.
+pub fn points_at(conn: &Connection, ip: IpAddr, port: u16) -> Result<bool> {
+    let ip = ip.to_canonical();
+    let mapped = match ip {
+        IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+        v6 => v6,
+    };
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM members WHERE ip_address IN (?1, ?2) AND protocol_port = ?3 \
+             AND provisioning_status NOT IN ('DELETED', 'PENDING_DELETE')",
+            params![ip.to_string(), mapped.to_string(), port],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}

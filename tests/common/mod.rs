@@ -412,3 +412,40 @@ pub fn pending_objects(b: &Ballast) -> Vec<String> {
     }
     out
 }
+
+/// Send `request` (a whole HTTP/1.1 request, head and body) to `addr` as
+/// written and read until the server closes: status, the response head
+/// lowercased, and the body parsed as JSON (Null when empty, a string when
+/// not JSON). For requests the typed helpers cannot write (other media
+/// types, foreign `Host` headers, CORS preflights).
+pub fn raw_exchange(addr: SocketAddr, request: &str) -> (u16, String, Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut buf = Vec::new();
+    let _ = stream.read_to_end(&mut buf); // a reset after a full answer is fine
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    let value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&body).unwrap_or(Value::String(body))
+    };
+    (status, head.to_ascii_lowercase(), value)
+}

@@ -332,6 +332,7 @@ async fn create(state: &State<ApiState>, body: Body<Value>) -> ApiResult<(Status
                 ));
             }
             check_tls(tx, terminates, cert)?;
+            crate::api::policy::ApiPolicy::check_listener(tx, lbo.vip.ip_address, port)?;
             let id = id.unwrap_or_default();
             lock_update(
                 tx,

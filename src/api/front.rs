@@ -1,0 +1,226 @@
+//! The API's public socket. Rocket 0.5.2 serves HTTP/1 with hyper's header
+//! read timeout switched off and no idle timeout, and takes no listener from
+//! outside, so a client that connects and sends nothing, dribbles a request
+//! head, or idles between keep-alive requests would hold its connection (and
+//! a descriptor) forever. Ballast therefore binds the API address itself and
+//! serves it with hyper: every wait for a request head (the first or the next
+//! on a kept-alive connection) and every request up to its response head is
+//! bounded by `[api] request_timeout_secs`. Requests are passed unchanged,
+//! with the client's address in `X-Real-IP` (Rocket's client-IP header), to
+//! Rocket on a loopback port of its own.
+//!
+//! On shutdown (Rocket's, which follows SIGTERM) the front stops accepting,
+//! finishes each request in flight with `Connection: close` so a keep-alive
+//! client knows to send its next request elsewhere, and closes idle
+//! connections at once.
+//!
+//! It knows nothing of the API's routes or rules: those stay in Rocket, which
+//! answers everything but the front's own 408, 503 and 502.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// How long connections get to finish their request in flight once shutdown
+/// began; matches Rocket's own grace, after which it cancels its side.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Hop-by-hop headers, which concern one connection and are not passed on.
+const HOP_BY_HOP: [&str; 5] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "upgrade",
+];
+
+/// Serve the API's public socket until `stop` resolves, passing every request
+/// to Rocket at `backend`. Returns once every connection has closed (at most
+/// [`SHUTDOWN_GRACE`] after `stop`).
+pub async fn serve(
+    listener: TcpListener,
+    backend: SocketAddr,
+    request_timeout: Duration,
+    stop: impl Future<Output = ()>,
+) {
+    let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new())
+        // Rocket keeps its side open; the pool needs no long memory.
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build_http();
+    let forward = Arc::new(Forward {
+        client,
+        backend,
+        request_timeout,
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(request_timeout)
+        .keep_alive(true);
+    let closing = CancellationToken::new();
+    let mut connections = JoinSet::new();
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(error) => {
+                    // EMFILE and friends: keep the socket, let the
+                    // condition pass instead of spinning on it.
+                    warn!(%error, "API accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            // Reap finished connections so the set stays small.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        // Small answers: do not wait for more to fill a segment.
+        if let Err(error) = stream.set_nodelay(true) {
+            debug!(%error, "API connection: TCP_NODELAY failed");
+        }
+        let forward = Arc::clone(&forward);
+        let service = hyper::service::service_fn(move |req| {
+            let forward = Arc::clone(&forward);
+            async move { Ok::<_, std::convert::Infallible>(forward.call(req, peer).await) }
+        });
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let closing = closing.clone();
+        connections.spawn(async move {
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = closing.cancelled() => {
+                    // Idle: closes now. Busy: the response in flight goes
+                    // out with `Connection: close`, then the connection ends.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(error) = result {
+                debug!(%peer, %error, "API connection ended");
+            }
+        });
+    }
+    drop(listener);
+    closing.cancel();
+    // Connections still busy after the grace are dropped with the set.
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+/// Passes requests to Rocket.
+struct Forward {
+    client: Client<HttpConnector, Incoming>,
+    backend: SocketAddr,
+    request_timeout: Duration,
+}
+
+impl Forward {
+    async fn call(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        // `*` (OPTIONS) and authority-form (CONNECT) name no resource here.
+        let uri = match format!("http://{}{path}", self.backend).parse() {
+            Ok(uri) if path.starts_with('/') => uri,
+            _ => return fault(StatusCode::BAD_REQUEST, "request target must be a path"),
+        };
+        *req.uri_mut() = uri;
+        let headers = req.headers_mut();
+        strip_hop_by_hop(headers);
+        // The client's own X-Real-IP is replaced: only the front knows.
+        headers.insert(
+            "x-real-ip",
+            HeaderValue::from_str(&peer.ip().to_string()).expect("an IP address is a header value"),
+        );
+        match tokio::time::timeout(self.request_timeout, self.client.request(req)).await {
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, body.boxed())
+            }
+            Ok(Err(error)) => {
+                // Rocket is starting or stopping (its socket refuses), or it
+                // dropped the connection.
+                debug!(%error, "API backend unavailable");
+                let mut r = fault(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the API is not serving right now (starting or stopping); retry",
+                );
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
+            Err(_) => {
+                let mut r = fault(
+                    StatusCode::REQUEST_TIMEOUT,
+                    &format!(
+                        "request not received and answered within {} s",
+                        self.request_timeout.as_secs()
+                    ),
+                );
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                r
+            }
+        }
+    }
+}
+
+/// Remove hop-by-hop headers, including those `Connection` names.
+fn strip_hop_by_hop(headers: &mut hyper::HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        // Never let a client make the front drop Host or framing headers.
+        .filter(|t| !matches!(t.as_str(), "host" | "content-length" | "transfer-encoding"))
+        .collect();
+    for name in HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(named.iter().map(String::as_str))
+    {
+        headers.remove(name);
+    }
+}
+
+/// The API's JSON fault body, for the front's own answers.
+fn fault(status: StatusCode, message: &str) -> Response<Body> {
+    let (_, (_, body)) = super::error::fault(rocket::http::Status::new(status.as_u16()), message);
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
