@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod clients;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
