@@ -7,6 +7,7 @@ mod common;
 
 use common::Ballast;
 use common::clients::Clients;
+use serde_json::json;
 
 #[test]
 fn the_virtualenv_holds_the_pinned_clients() {
@@ -35,4 +36,26 @@ fn the_virtualenv_holds_the_pinned_clients() {
         .unwrap();
     let listed = String::from_utf8_lossy(&collections.stdout);
     assert!(listed.contains("openstack.cloud 2.5."), "{listed}");
+}
+
+#[test]
+fn the_cli_lists_ballast_as_the_one_provider_and_empty_catalogs() {
+    let b = Ballast::start();
+    let c = Clients::new(&b);
+    let providers = c.openstack_json(&["loadbalancer", "provider", "list"]);
+    assert_eq!(providers.as_array().unwrap().len(), 1, "{providers}");
+    assert_eq!(providers[0]["name"], "ballast");
+    for what in [
+        ["loadbalancer", "flavor", "list"],
+        ["loadbalancer", "flavorprofile", "list"],
+        ["loadbalancer", "availabilityzone", "list"],
+        ["loadbalancer", "availabilityzoneprofile", "list"],
+        ["loadbalancer", "amphora", "list"],
+        ["loadbalancer", "quota", "list"],
+    ] {
+        assert_eq!(c.openstack_json(&what), json!([]), "{}", what.join(" "));
+    }
+    let defaults = c.openstack_json(&["loadbalancer", "quota", "defaults", "show"]);
+    assert_eq!(defaults["load_balancer"], -1, "{defaults}");
+    assert_eq!(defaults["member"], -1, "{defaults}");
 }

@@ -13,6 +13,7 @@ pub mod networks;
 pub mod pools;
 pub mod request_log;
 pub mod system;
+pub mod v2;
 pub mod validate;
 
 use std::sync::Arc;
@@ -133,6 +134,11 @@ pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build
         .mount("/v1", health_monitors::routes())
         .mount("/v1", networks::routes())
         .mount("/v1", certificates::routes())
+        .mount("/v2", v2::catalog::routes())
+        .mount("/v2.0", v2::catalog::routes())
+        .mount("/v2", v2::quotas::routes())
+        .mount("/v2.0", v2::quotas::routes())
+        .mount("/v2.0", v2::neutron::routes())
         .mount("/", system::routes())
         .register(
             "/",
