@@ -99,6 +99,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         kick,
         ready: Arc::clone(&ready),
         metrics,
+        default_project_id: config.api.default_project_id.clone(),
     };
 
     let rocket = api::build(rocket_figment(&config), state)

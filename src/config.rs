@@ -54,6 +54,9 @@ pub struct ApiConfig {
     pub address: IpAddr,
     /// 0 picks a free port (logged at start-up).
     pub port: u16,
+    /// The v2 API's `project_id` of objects created without one in the body
+    /// or an `X-Project-Id` header (default `ballast`).
+    pub default_project_id: String,
 }
 
 /// `[[networks]]`: one host network.
@@ -161,11 +164,15 @@ impl Default for Config {
     }
 }
 
+/// The default of `[api] default_project_id`.
+pub const DEFAULT_PROJECT_ID: &str = "ballast";
+
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             address: IpAddr::from([127, 0, 0, 1]),
             port: 9876,
+            default_project_id: DEFAULT_PROJECT_ID.into(),
         }
     }
 }
@@ -238,6 +245,14 @@ impl Config {
         };
         if self.networks.is_empty() {
             return Err(invalid("networks".into(), "at least one network is needed"));
+        }
+        let project = self.api.default_project_id.trim();
+        if project.is_empty() || project.chars().count() > 36 {
+            // Octavia's project_id column holds 36 characters.
+            return Err(invalid(
+                "api.default_project_id".into(),
+                "must be 1 to 36 characters",
+            ));
         }
         let mut ids = std::collections::HashSet::new();
         for (i, net) in self.networks.iter().enumerate() {

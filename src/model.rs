@@ -60,6 +60,23 @@ typed_id!(/// Id of a port: an address reservation on a host network.
     PortId);
 typed_id!(/// Id of a TLS certificate container.
     CertificateId);
+typed_id!(/// Id of a health monitor (one per pool; v2 names it, v1 never shows it).
+    HealthMonitorId);
+typed_id!(/// Id of the one Neutron-style subnet of a host network (see [`NetworkId::subnet_id`]).
+    SubnetId);
+
+/// Namespace of the v5 UUIDs that derive a subnet id from a network id. Fixed
+/// forever: a changed namespace would change every subnet id clients stored.
+const SUBNET_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_0a52_3c8e_4b7a_9f0e_5a1d_b3c4_e2f1);
+
+impl NetworkId {
+    /// The id of this network's one subnet (its CIDR), as the v2 API and the
+    /// Neutron look-ups show it: a v5 UUID of the network id, so it is stable
+    /// across restarts and needs no storage.
+    pub fn subnet_id(self) -> SubnetId {
+        SubnetId(Uuid::new_v5(&SUBNET_NAMESPACE, self.0.as_bytes()))
+    }
+}
 
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -220,6 +237,14 @@ mod tests {
             err.to_string(),
             "must be one of ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP"
         );
+    }
+
+    #[test]
+    fn a_subnet_id_is_stable_and_differs_from_its_network_id() {
+        let net: NetworkId = "0a0b0c0d-0000-4000-8000-000000000001".parse().unwrap();
+        assert_eq!(net.subnet_id(), net.subnet_id());
+        assert_ne!(net.subnet_id().0, net.0);
+        assert_ne!(net.subnet_id(), NetworkId::new().subnet_id());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::error::{ApiError, ApiResult};
 use super::guards::Body;
 use super::pools::{ids as pool_ids, pool};
 use super::{ApiState, lock_update, validate};
-use crate::model::{HealthMonitorType, HttpMethod, ProvisioningStatus};
+use crate::model::{HealthMonitorId, HealthMonitorType, HttpMethod, ProvisioningStatus};
 use crate::store::{self, health_monitors::HealthMonitor};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -139,7 +139,12 @@ async fn create(
         }
     }
     let mut h = HealthMonitor {
+        id: HealthMonitorId::new(),
         pool_id: p,
+        name: None,
+        tags: Vec::new(),
+        created_at: store::now(),
+        updated_at: None,
         kind: HealthMonitorType::Tcp,
         delay: 1,
         timeout: 1,

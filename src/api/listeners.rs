@@ -201,6 +201,9 @@ async fn create(
                 enabled: req.enabled.unwrap_or(true),
                 provisioning_status: ProvisioningStatus::PendingCreate,
                 operating_status: OperatingStatus::Offline,
+                tags: Vec::new(),
+                created_at: store::now(),
+                updated_at: None,
             };
             store::listeners::insert(tx, &listener)?;
             Ok(listener)

@@ -187,6 +187,9 @@ async fn create(
                 operating_status: OperatingStatus::Offline,
                 last_error: None,
                 deleted_at: None,
+                tags: Vec::new(),
+                created_at: store::now(),
+                updated_at: store::now(),
             };
             store::load_balancers::insert(tx, &lb)?;
             ports::attach(tx, lb.vip.port_id, id)?;

@@ -123,6 +123,10 @@ async fn create(
                 enabled: req.enabled.unwrap_or(true),
                 operating_status: OperatingStatus::Offline,
                 provisioning_status: ProvisioningStatus::PendingCreate,
+                name: None,
+                tags: Vec::new(),
+                created_at: store::now(),
+                updated_at: None,
             };
             store::members::insert(tx, &member)?;
             Ok(member)

@@ -40,6 +40,8 @@ pub struct ApiState {
     pub ready: Arc<AtomicBool>,
     /// Prometheus registry behind `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// `[api] default_project_id`: the v2 project of objects made without one.
+    pub default_project_id: String,
 }
 
 impl ApiState {

@@ -198,7 +198,8 @@ async fn create(
             let listener = listener(tx, lb, l)?;
             let pool = Pool {
                 id: id.unwrap_or_default(),
-                listener_id: l,
+                load_balancer_id: lb,
+                listener_id: Some(l),
                 protocol,
                 lb_algorithm: algorithm,
                 session_persistence: sp,
@@ -207,6 +208,9 @@ async fn create(
                 enabled: req.enabled.unwrap_or(true),
                 operating_status: OperatingStatus::Offline,
                 provisioning_status: ProvisioningStatus::PendingCreate,
+                tags: Vec::new(),
+                created_at: store::now(),
+                updated_at: None,
             };
             check_persistence(&pool, &listener)?;
             lock_update(tx, lb, "CreatePool", Some(pool.id.to_string()))?;

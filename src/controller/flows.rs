@@ -101,6 +101,11 @@ fn pool_spec(pt: &PoolTree) -> PoolSpec {
 /// balancer stop probing.
 pub fn sync_health(health: &HealthChecker, tree: &LoadBalancerTree) {
     let lb = &tree.load_balancer;
+    // A standalone pool (v2) serves no listener, so nothing probes it; it may
+    // have lost its listener just now.
+    for pt in &tree.standalone_pools {
+        health.remove_pool(pt.pool.id);
+    }
     for lt in &tree.listeners {
         let Some(pt) = &lt.pool else { continue };
         let serving = lb.enabled

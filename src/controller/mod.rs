@@ -283,7 +283,7 @@ impl Controller {
 
     async fn delete(&self, tree: &LoadBalancerTree) -> Result<(), ControllerError> {
         let lb = &tree.load_balancer;
-        for pool in tree.listeners.iter().filter_map(|lt| lt.pool.as_ref()) {
+        for pool in tree.pools() {
             self.health.remove_pool(pool.pool.id);
         }
         self.dataplane.remove(lb.id).await?;

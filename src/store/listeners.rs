@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{Result, now, parse_col};
+use super::{Result, now, parse_col, tags_from_sql, tags_to_sql};
 use crate::model::{
     CertificateId, ListenerId, LoadBalancerId, OperatingStatus, Protocol, ProvisioningStatus,
 };
@@ -25,11 +25,20 @@ pub struct Listener {
     pub enabled: bool,
     pub provisioning_status: ProvisioningStatus,
     pub operating_status: OperatingStatus,
+    /// v2 tags (v1 does not show them).
+    #[serde(skip)]
+    pub tags: Vec<String>,
+    /// Seconds since the epoch; set by [`insert`].
+    #[serde(skip)]
+    pub created_at: i64,
+    /// Seconds since the epoch of the last [`update`]; `None` until then.
+    #[serde(skip)]
+    pub updated_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, load_balancer_id, protocol, protocol_port, connection_limit, \
      default_tls_container_id, tenant_id, name, description, enabled, provisioning_status, \
-     operating_status";
+     operating_status, tags, created_at, updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Listener> {
     const T: &str = "listeners";
@@ -47,6 +56,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Listener> {
         enabled: row.get(9)?,
         provisioning_status: parse_col(T, &row.get::<_, String>(10)?)?,
         operating_status: parse_col(T, &row.get::<_, String>(11)?)?,
+        tags: tags_from_sql(T, &row.get::<_, String>(12)?)?,
+        created_at: row.get(13)?,
+        updated_at: row.get(14)?,
     })
 }
 
@@ -65,6 +77,22 @@ pub fn list(conn: &Connection, lb: LoadBalancerId) -> Result<Vec<Listener>> {
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([lb.to_string()], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The listener `id`, whatever its load balancer.
+pub fn find(conn: &Connection, id: ListenerId) -> Result<Option<Listener>> {
+    let sql = format!("SELECT {COLUMNS} FROM listeners WHERE id = ?1");
+    Ok(conn
+        .query_row(&sql, [id.to_string()], from_row)
+        .optional()?)
+}
+
+/// Every listener, oldest first.
+pub fn list_all(conn: &Connection) -> Result<Vec<Listener>> {
+    let sql = format!("SELECT {COLUMNS} FROM listeners ORDER BY created_at, rowid");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -117,7 +145,7 @@ pub fn uses_certificate(conn: &Connection, cert: CertificateId) -> Result<bool> 
 /// Insert a new listener.
 pub fn insert(conn: &Connection, l: &Listener) -> Result<()> {
     conn.execute(
-        &format!("INSERT INTO listeners ({COLUMNS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+        &format!("INSERT INTO listeners ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL)"),
         params![
             l.id.to_string(),
             l.load_balancer_id.to_string(),
@@ -131,18 +159,20 @@ pub fn insert(conn: &Connection, l: &Listener) -> Result<()> {
             l.enabled,
             l.provisioning_status.as_str(),
             l.operating_status.as_str(),
-            now()
+            tags_to_sql(&l.tags),
+            l.created_at
         ],
     )?;
     Ok(())
 }
 
-/// Write every mutable field of `l`.
+/// Write every mutable field of `l` and stamp `updated_at`.
 pub fn update(conn: &Connection, l: &Listener) -> Result<()> {
     conn.execute(
         "UPDATE listeners SET protocol = ?2, protocol_port = ?3, connection_limit = ?4, \
          default_tls_container_id = ?5, name = ?6, description = ?7, enabled = ?8, \
-         provisioning_status = ?9, operating_status = ?10 WHERE id = ?1",
+         provisioning_status = ?9, operating_status = ?10, tags = ?11, updated_at = ?12 \
+         WHERE id = ?1",
         params![
             l.id.to_string(),
             l.protocol.as_str(),
@@ -154,6 +184,8 @@ pub fn update(conn: &Connection, l: &Listener) -> Result<()> {
             l.enabled,
             l.provisioning_status.as_str(),
             l.operating_status.as_str(),
+            tags_to_sql(&l.tags),
+            now(),
         ],
     )?;
     Ok(())

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{Result, now, parse_col};
+use super::{Result, now, parse_col, tags_from_sql, tags_to_sql};
 use crate::model::{LoadBalancerId, NetworkId, OperatingStatus, PortId, ProvisioningStatus};
 
 /// A load balancer, serialized exactly as the API shows it.
@@ -25,6 +25,15 @@ pub struct LoadBalancer {
     /// When it reached DELETED (seconds since the epoch).
     #[serde(skip)]
     pub deleted_at: Option<i64>,
+    /// v2 tags (v1 does not show them).
+    #[serde(skip)]
+    pub tags: Vec<String>,
+    /// Seconds since the epoch; set by [`insert`].
+    #[serde(skip)]
+    pub created_at: i64,
+    /// Seconds since the epoch of the last change of any kind.
+    #[serde(skip)]
+    pub updated_at: i64,
 }
 
 /// The virtual IP of a load balancer.
@@ -36,7 +45,8 @@ pub struct Vip {
 }
 
 const COLUMNS: &str = "id, tenant_id, name, description, enabled, provisioning_status, \
-     operating_status, vip_address, vip_port_id, vip_network_id, last_error, deleted_at";
+     operating_status, vip_address, vip_port_id, vip_network_id, last_error, deleted_at, tags, \
+     created_at, updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<LoadBalancer> {
     const T: &str = "load_balancers";
@@ -55,6 +65,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<LoadBalancer> {
         },
         last_error: row.get(10)?,
         deleted_at: row.get(11)?,
+        tags: tags_from_sql(T, &row.get::<_, String>(12)?)?,
+        created_at: row.get(13)?,
+        updated_at: row.get(14)?,
     })
 }
 
@@ -88,11 +101,11 @@ pub fn exists(conn: &Connection, id: LoadBalancerId) -> Result<bool> {
 
 /// Insert a new load balancer.
 pub fn insert(conn: &Connection, lb: &LoadBalancer) -> Result<()> {
-    let ts = now();
+    let ts = lb.created_at;
     conn.execute(
         "INSERT INTO load_balancers (id, tenant_id, name, description, enabled, \
          provisioning_status, operating_status, vip_address, vip_port_id, vip_network_id, \
-         created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+         created_at, updated_at, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)",
         params![
             lb.id.to_string(),
             lb.tenant_id,
@@ -104,17 +117,20 @@ pub fn insert(conn: &Connection, lb: &LoadBalancer) -> Result<()> {
             lb.vip.ip_address.to_string(),
             lb.vip.port_id.to_string(),
             lb.vip.network_id.to_string(),
-            ts
+            ts,
+            tags_to_sql(&lb.tags)
         ],
     )?;
     Ok(())
 }
 
-/// Write the mutable fields of `lb` (name, description, enabled, statuses).
+/// Write the mutable fields of `lb` (name, description, enabled, statuses,
+/// tags).
 pub fn update(conn: &Connection, lb: &LoadBalancer) -> Result<()> {
     conn.execute(
         "UPDATE load_balancers SET name = ?2, description = ?3, enabled = ?4, \
-         provisioning_status = ?5, operating_status = ?6, updated_at = ?7 WHERE id = ?1",
+         provisioning_status = ?5, operating_status = ?6, updated_at = ?7, tags = ?8 \
+         WHERE id = ?1",
         params![
             lb.id.to_string(),
             lb.name,
@@ -122,7 +138,8 @@ pub fn update(conn: &Connection, lb: &LoadBalancer) -> Result<()> {
             lb.enabled,
             lb.provisioning_status.as_str(),
             lb.operating_status.as_str(),
-            now()
+            now(),
+            tags_to_sql(&lb.tags)
         ],
     )?;
     Ok(())
@@ -171,11 +188,15 @@ pub fn purge_deleted_before(conn: &Connection, before: i64) -> Result<usize> {
     )?)
 }
 
-/// Remove every listener of a load balancer (pools, members and monitors
+/// Remove every listener and pool of a load balancer (members and monitors
 /// cascade): the end of its delete.
 pub fn delete_children(conn: &Connection, id: LoadBalancerId) -> Result<()> {
     conn.execute(
         "DELETE FROM listeners WHERE load_balancer_id = ?1",
+        [id.to_string()],
+    )?;
+    conn.execute(
+        "DELETE FROM pools WHERE load_balancer_id = ?1",
         [id.to_string()],
     )?;
     Ok(())
@@ -191,8 +212,7 @@ pub fn settle_children(
     apply_deletes: bool,
 ) -> Result<()> {
     let lb = lb.to_string();
-    let listeners = "SELECT id FROM listeners WHERE load_balancer_id = ?1";
-    let pools = format!("SELECT id FROM pools WHERE listener_id IN ({listeners})");
+    let pools = "SELECT id FROM pools WHERE load_balancer_id = ?1";
     if apply_deletes {
         // Children go first only by cascade: deleting a listener takes its
         // pool, members and monitor with it.
@@ -201,7 +221,7 @@ pub fn settle_children(
             [&lb],
         )?;
         conn.execute(
-            &format!("DELETE FROM pools WHERE listener_id IN ({listeners}) AND provisioning_status = 'PENDING_DELETE'"),
+            "DELETE FROM pools WHERE load_balancer_id = ?1 AND provisioning_status = 'PENDING_DELETE'",
             [&lb],
         )?;
         conn.execute(
@@ -220,7 +240,9 @@ pub fn settle_children(
         [&lb, to],
     )?;
     conn.execute(
-        &format!("UPDATE pools SET provisioning_status = ?2 WHERE listener_id IN ({listeners}) AND {pending}"),
+        &format!(
+            "UPDATE pools SET provisioning_status = ?2 WHERE load_balancer_id = ?1 AND {pending}"
+        ),
         [&lb, to],
     )?;
     conn.execute(

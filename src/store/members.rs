@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{Result, now, parse_col};
+use super::{Result, now, parse_col, tags_from_sql, tags_to_sql};
 use crate::model::{MemberId, OperatingStatus, PoolId, ProvisioningStatus};
 
 /// A pool member, serialized exactly as the API shows it.
@@ -24,10 +24,24 @@ pub struct Member {
     /// Kept internally: the seed's member has no provisioning_status.
     #[serde(skip)]
     pub provisioning_status: ProvisioningStatus,
+    /// v2 name (v1 does not show it).
+    #[serde(skip)]
+    pub name: Option<String>,
+    /// v2 tags (v1 does not show them).
+    #[serde(skip)]
+    pub tags: Vec<String>,
+    /// Seconds since the epoch; set by [`insert`].
+    #[serde(skip)]
+    pub created_at: i64,
+    /// Seconds since the epoch of the last [`update`]; `None` until then.
+    #[serde(skip)]
+    pub updated_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, pool_id, ip_address, protocol_port, weight, subnet_id, enabled, \
-     operating_status, provisioning_status";
+     operating_status, provisioning_status, name, tags, created_at, updated_at";
+/// How many columns [`from_row`] reads.
+const COLUMN_COUNT: usize = 13;
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
     const T: &str = "members";
@@ -41,6 +55,10 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
         enabled: row.get(6)?,
         operating_status: parse_col(T, &row.get::<_, String>(7)?)?,
         provisioning_status: parse_col(T, &row.get::<_, String>(8)?)?,
+        name: row.get(9)?,
+        tags: tags_from_sql(T, &row.get::<_, String>(10)?)?,
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
     })
 }
 
@@ -100,7 +118,7 @@ pub fn address_taken(
 /// Insert a new member.
 pub fn insert(conn: &Connection, m: &Member) -> Result<()> {
     conn.execute(
-        &format!("INSERT INTO members ({COLUMNS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        &format!("INSERT INTO members ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL)"),
         params![
             m.id.to_string(),
             m.pool_id.to_string(),
@@ -111,17 +129,19 @@ pub fn insert(conn: &Connection, m: &Member) -> Result<()> {
             m.enabled,
             m.operating_status.as_str(),
             m.provisioning_status.as_str(),
-            now()
+            m.name,
+            tags_to_sql(&m.tags),
+            m.created_at
         ],
     )?;
     Ok(())
 }
 
-/// Write every mutable field of `m`.
+/// Write every mutable field of `m` and stamp `updated_at`.
 pub fn update(conn: &Connection, m: &Member) -> Result<()> {
     conn.execute(
         "UPDATE members SET protocol_port = ?2, weight = ?3, enabled = ?4, operating_status = ?5, \
-         provisioning_status = ?6 WHERE id = ?1",
+         provisioning_status = ?6, name = ?7, tags = ?8, updated_at = ?9 WHERE id = ?1",
         params![
             m.id.to_string(),
             m.protocol_port,
@@ -129,6 +149,9 @@ pub fn update(conn: &Connection, m: &Member) -> Result<()> {
             m.enabled,
             m.operating_status.as_str(),
             m.provisioning_status.as_str(),
+            m.name,
+            tags_to_sql(&m.tags),
+            now(),
         ],
     )?;
     Ok(())
@@ -161,13 +184,12 @@ pub fn all_with_load_balancer(
     let member_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("m.{c}")).collect();
     // The load balancer id comes last so `from_row` reads the member as usual.
     let sql = format!(
-        "SELECT {}, l.load_balancer_id FROM members m JOIN pools p ON p.id = m.pool_id \
-         JOIN listeners l ON l.id = p.listener_id",
+        "SELECT {}, p.load_balancer_id FROM members m JOIN pools p ON p.id = m.pool_id",
         member_columns.join(", ")
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([], |r| {
-        let lb = parse_col("listeners", &r.get::<_, String>(9)?)?;
+        let lb = parse_col("pools", &r.get::<_, String>(COLUMN_COUNT)?)?;
         Ok((lb, from_row(r)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -8,13 +8,21 @@ use rusqlite_migration::{M, Migrations};
 use super::{Result, StoreError};
 
 /// The ordered steps. Step N leaves the database at `user_version` N.
+///
+/// Step 2 (the v2 API's schema) rebuilds tables, so [`migrate`] runs the
+/// steps with foreign keys off, as SQLite's own recipe for a rebuild says,
+/// and each step ends with a `foreign_key_check` that rolls it back if a row
+/// lost its parent.
 fn steps() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../../schema.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../../schema.sql")),
+        M::up(include_str!("migrations/v2.sql")).foreign_key_check(),
+    ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    1
+    2
 }
 
 /// The `user_version` of an open database.
@@ -32,9 +40,14 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             latest_version()
         )));
     }
-    steps()
+    // Outside any transaction, where the pragma takes effect; it is switched
+    // back on whatever the outcome, since every pooled connection relies on it.
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let outcome = steps()
         .to_latest(conn)
-        .map_err(|e| StoreError::Migration(e.to_string()))
+        .map_err(|e| StoreError::Migration(e.to_string()));
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    outcome
 }
 
 #[cfg(test)]
@@ -47,6 +60,97 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         assert_eq!(current_version(&conn).unwrap(), latest_version() as i64);
+    }
+
+    /// A database left at step 1 by an older Ballast, with one object of
+    /// every kind.
+    fn step_one_database() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        Migrations::new(vec![M::up(include_str!("../../schema.sql"))])
+            .to_latest(&mut conn)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO load_balancers (id, tenant_id, name, enabled, provisioning_status,
+                 operating_status, vip_address, vip_port_id, vip_network_id, created_at, updated_at)
+             VALUES ('00000000-0000-4000-8000-0000000000b1', 'proj', 'lb', 1, 'ACTIVE', 'ONLINE',
+                 '10.0.0.5', '00000000-0000-4000-8000-0000000000e1',
+                 '00000000-0000-4000-8000-0000000000f1', 100, 100);
+             INSERT INTO listeners (id, load_balancer_id, protocol, protocol_port, enabled,
+                 provisioning_status, operating_status, created_at)
+             VALUES ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000b1',
+                 'HTTP', 80, 1, 'ACTIVE', 'ONLINE', 101);
+             INSERT INTO pools (id, listener_id, protocol, lb_algorithm, persistence_type,
+                 cookie_name, name, enabled, provisioning_status, operating_status, created_at)
+             VALUES ('00000000-0000-4000-8000-0000000000d1', '00000000-0000-4000-8000-0000000000c1',
+                 'HTTP', 'ROUND_ROBIN', 'HTTP_COOKIE', 'c', 'pool', 1, 'ACTIVE', 'ONLINE', 102);
+             INSERT INTO members (id, pool_id, ip_address, protocol_port, weight, enabled,
+                 provisioning_status, operating_status, created_at)
+             VALUES ('00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000d1',
+                 '127.0.0.1', 8080, 3, 1, 'ACTIVE', 'ONLINE', 103);
+             INSERT INTO health_monitors (pool_id, type, delay, timeout, fall_threshold,
+                 rise_threshold, http_method, url_path, expected_codes, enabled,
+                 provisioning_status, created_at)
+             VALUES ('00000000-0000-4000-8000-0000000000d1', 'HTTP', 5, 2, 3, 2, 'GET', '/h',
+                 '200', 1, 'ACTIVE', 104);",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_step_one_database_with_every_kind_of_object_migrates_intact() {
+        use crate::model::{ListenerId, LoadBalancerId, PoolId};
+        use crate::store;
+        let mut conn = step_one_database();
+        migrate(&mut conn).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), latest_version() as i64);
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1, "foreign keys are back on after the migration");
+
+        let lb_id: LoadBalancerId = "00000000-0000-4000-8000-0000000000b1".parse().unwrap();
+        let l_id: ListenerId = "00000000-0000-4000-8000-0000000000c1".parse().unwrap();
+        let p_id: PoolId = "00000000-0000-4000-8000-0000000000d1".parse().unwrap();
+        let lb = store::load_balancers::get(&conn, lb_id).unwrap().unwrap();
+        assert_eq!(lb.tenant_id.as_deref(), Some("proj"));
+        assert!(lb.tags.is_empty());
+        let l = store::listeners::get(&conn, lb_id, l_id).unwrap().unwrap();
+        assert_eq!(
+            (l.protocol_port, l.created_at, l.updated_at),
+            (80, 101, None)
+        );
+        let pool = store::pools::of_listener(&conn, l_id).unwrap().unwrap();
+        assert_eq!(pool.id, p_id);
+        assert_eq!(pool.load_balancer_id, lb_id);
+        assert_eq!(pool.listener_id, Some(l_id));
+        assert_eq!(pool.name.as_deref(), Some("pool"));
+        let cookie = pool.session_persistence.unwrap().cookie_name;
+        assert_eq!(cookie.as_deref(), Some("c"));
+        let members = store::members::list(&conn, p_id).unwrap();
+        assert_eq!(members.len(), 1);
+        assert_eq!((members[0].weight, members[0].name.clone()), (3, None));
+        let hm = store::health_monitors::get(&conn, p_id).unwrap().unwrap();
+        assert_eq!(
+            (hm.delay, hm.url_path.as_str(), hm.created_at),
+            (5, "/h", 104)
+        );
+        assert_eq!(hm.id.0.get_version_num(), 4, "backfilled id is a v4 UUID");
+        assert_eq!(
+            store::health_monitors::find(&conn, hm.id)
+                .unwrap()
+                .unwrap()
+                .pool_id,
+            p_id
+        );
+
+        // The rebuilt tables keep their cascades: deleting the listener
+        // (v1's listener delete) takes the pool, its member and monitor.
+        store::listeners::delete(&conn, l_id).unwrap();
+        assert!(store::pools::find(&conn, p_id).unwrap().is_none());
+        assert!(store::members::list(&conn, p_id).unwrap().is_empty());
+        assert!(store::health_monitors::get(&conn, p_id).unwrap().is_none());
     }
 
     #[test]

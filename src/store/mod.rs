@@ -262,6 +262,22 @@ pub(crate) fn set_provisioning_status_of(
     Ok(())
 }
 
+/// The SQL text of a tag list (a JSON array of strings).
+pub(crate) fn tags_to_sql(tags: &[String]) -> String {
+    serde_json::Value::from(tags.to_vec()).to_string()
+}
+
+/// Parse a `tags` column, reporting the table on failure.
+pub(crate) fn tags_from_sql(table: &'static str, text: &str) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("{table}: tags {text:?}: {e}").into(),
+        )
+    })
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     SystemTime::now()

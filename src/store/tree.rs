@@ -13,11 +13,13 @@ use super::{Result, stats};
 use crate::dataplane::StatsBase;
 use crate::model::LoadBalancerId;
 
-/// A load balancer and its listeners.
+/// A load balancer, its listeners (with their default pools) and its
+/// standalone pools (v2: no listener, so they serve nothing).
 #[derive(Clone, Debug)]
 pub struct LoadBalancerTree {
     pub load_balancer: LoadBalancer,
     pub listeners: Vec<ListenerTree>,
+    pub standalone_pools: Vec<PoolTree>,
 }
 
 /// A listener, its pool, its TLS certificate and persisted counters.
@@ -49,11 +51,7 @@ pub fn load(conn: &Connection, id: LoadBalancerId) -> Result<Option<LoadBalancer
             None => None,
         };
         let pool = match pools::of_listener(conn, listener.id)? {
-            Some(pool) => Some(PoolTree {
-                members: members::list(conn, pool.id)?,
-                monitor: health_monitors::get(conn, pool.id)?,
-                pool,
-            }),
+            Some(pool) => Some(pool_tree(conn, pool)?),
             None => None,
         };
         trees.push(ListenerTree {
@@ -63,8 +61,32 @@ pub fn load(conn: &Connection, id: LoadBalancerId) -> Result<Option<LoadBalancer
             listener,
         });
     }
+    let standalone_pools = pools::standalone(conn, id)?
+        .into_iter()
+        .map(|pool| pool_tree(conn, pool))
+        .collect::<Result<_>>()?;
     Ok(Some(LoadBalancerTree {
         load_balancer,
         listeners: trees,
+        standalone_pools,
     }))
+}
+
+fn pool_tree(conn: &Connection, pool: Pool) -> Result<PoolTree> {
+    Ok(PoolTree {
+        members: members::list(conn, pool.id)?,
+        monitor: health_monitors::get(conn, pool.id)?,
+        pool,
+    })
+}
+
+impl LoadBalancerTree {
+    /// Every pool of the load balancer: listeners' default pools, then
+    /// standalone ones.
+    pub fn pools(&self) -> impl Iterator<Item = &PoolTree> {
+        self.listeners
+            .iter()
+            .filter_map(|lt| lt.pool.as_ref())
+            .chain(&self.standalone_pools)
+    }
 }

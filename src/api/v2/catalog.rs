@@ -8,7 +8,8 @@ use rocket::serde::json::Json;
 use rocket::{get, routes};
 use serde_json::{Value, json};
 
-use super::neutron::{RawQuery, cut};
+use super::list::{QueryPairs, select_fields};
+use super::shape::PROVIDER;
 use crate::api::error::{ApiError, ApiResult};
 
 /// Every route here, for mounting under `/v2` and `/v2.0`.
@@ -30,9 +31,6 @@ pub fn routes() -> Vec<rocket::Route> {
     ]
 }
 
-/// The one provider driver's name, as `provider` fields and refusals name it.
-pub const PROVIDER: &str = "ballast";
-
 /// The provider `name`, or Octavia's 400 for one that is not enabled.
 fn known_provider(name: &str) -> ApiResult<()> {
     if name == PROVIDER {
@@ -46,12 +44,14 @@ fn known_provider(name: &str) -> ApiResult<()> {
 
 /// `GET /lbaas/providers`: the one provider, cut to `fields` when asked.
 #[get("/lbaas/providers")]
-fn providers(query: RawQuery) -> Json<Value> {
-    let provider = json!({
-        "name": PROVIDER,
-        "description": "Ballast: load balancers on this host, in one process",
-    });
-    let provider = cut(provider, &query.fields());
+fn providers(query: QueryPairs) -> Json<Value> {
+    let mut provider = serde_json::Map::new();
+    provider.insert("name".into(), PROVIDER.into());
+    provider.insert(
+        "description".into(),
+        "Ballast: load balancers on this host, in one process".into(),
+    );
+    select_fields(&mut provider, &query);
     Json(json!({ "providers": [provider] }))
 }
 

@@ -11,17 +11,15 @@
 //! id); each port is a Neutron port with one fixed IP on that subnet. Mounted
 //! under `/v2.0` only: that is Neutron's one path prefix.
 
-use rocket::request::{self, FromRequest, Request};
 use rocket::serde::json::Json;
 use rocket::{State, get, routes};
 use serde_json::{Map, Value, json};
 
+use super::list::{QueryPairs, select_fields};
 use crate::api::ApiState;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::guards::path_id;
-use uuid::Uuid;
-
-use crate::model::{NetworkId, PortId};
+use crate::model::{NetworkId, PortId, SubnetId};
 use crate::network::Network;
 use crate::store::ports::{self, Port};
 
@@ -36,13 +34,6 @@ pub fn routes() -> Vec<rocket::Route> {
         show_port,
         list_floating_ips
     ]
-}
-
-/// Provisional copy of the groundwork's `NetworkId::subnet_id` (same
-/// namespace, same ids), replaced by it on merge.
-fn subnet_id(network: NetworkId) -> Uuid {
-    const SUBNET_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_0a52_3c8e_4b7a_9f0e_5a1d_b3c4_e2f1);
-    Uuid::new_v5(&SUBNET_NAMESPACE, network.0.as_bytes())
 }
 
 /// Neutron's `device_owner` of a port that holds a load balancer's VIP (the
@@ -80,38 +71,6 @@ const PORT_FILTERS: &[&str] = &[
     "fixed_ips",
 ];
 
-/// Every query argument of the request, decoded, in order (a key may repeat:
-/// `?id=a&id=b`).
-pub struct RawQuery(Vec<(String, String)>);
-
-impl RawQuery {
-    /// The `(key, value)` pairs.
-    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// The values of every `fields` argument: the attributes to answer with.
-    pub fn fields(&self) -> Vec<&str> {
-        self.pairs()
-            .filter(|(k, _)| *k == "fields")
-            .map(|(_, v)| v)
-            .collect()
-    }
-}
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for RawQuery {
-    type Error = std::convert::Infallible;
-
-    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        let pairs = req
-            .query_fields()
-            .map(|f| (f.name.to_string(), f.value.to_string()))
-            .collect();
-        request::Outcome::Success(RawQuery(pairs))
-    }
-}
-
 fn network_body(n: &Network) -> Value {
     json!({
         "id": n.id,
@@ -121,7 +80,7 @@ fn network_body(n: &Network) -> Value {
         "admin_state_up": true,
         "shared": true,
         "router:external": false,
-        "subnets": [subnet_id(n.id)],
+        "subnets": [n.id.subnet_id()],
         "tags": [],
     })
 }
@@ -136,7 +95,7 @@ fn subnet_body(n: &Network) -> Value {
         .into_iter()
         .collect();
     json!({
-        "id": subnet_id(n.id),
+        "id": n.id.subnet_id(),
         "name": n.name,
         "description": "",
         "network_id": n.id,
@@ -162,7 +121,7 @@ fn port_body(p: &Port) -> Value {
         "name": "",
         "description": "",
         "network_id": p.network_id,
-        "fixed_ips": [{"subnet_id": subnet_id(p.network_id), "ip_address": p.ip_address}],
+        "fixed_ips": [{"subnet_id": p.network_id.subnet_id(), "ip_address": p.ip_address}],
         "device_id": device_id,
         "device_owner": device_owner,
         "status": status,
@@ -175,19 +134,18 @@ fn port_body(p: &Port) -> Value {
 /// Filter `items` by the query's attribute filters (several values of one
 /// key match any of them; different keys must all match) and cut each to the
 /// requested `fields`.
-fn select(items: Vec<Value>, query: &RawQuery, allowed: &[&str]) -> ApiResult<Vec<Value>> {
-    let fields = query.fields();
+fn select(items: Vec<Value>, query: &QueryPairs, allowed: &[&str]) -> ApiResult<Vec<Value>> {
     let mut filters: Vec<(&str, Vec<&str>)> = Vec::new();
-    for (key, value) in query.pairs().filter(|(k, _)| *k != "fields") {
-        if allowed.contains(&key) {
-            match filters.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, values)) => values.push(value),
-                None => filters.push((key, vec![value])),
-            }
-        } else {
+    for (key, value) in query.0.iter().filter(|(k, _)| k != "fields") {
+        let key = key.as_str();
+        if !allowed.contains(&key) {
             return Err(ApiError::bad_request(format!(
                 "[{key}] is invalid attribute for filtering"
             )));
+        }
+        match filters.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, values)) => values.push(value),
+            None => filters.push((key, vec![value])),
         }
     }
     Ok(items
@@ -197,7 +155,12 @@ fn select(items: Vec<Value>, query: &RawQuery, allowed: &[&str]) -> ApiResult<Ve
                 .iter()
                 .all(|(key, values)| values.iter().any(|v| matches(item, key, v)))
         })
-        .map(|item| cut(item, &fields))
+        .map(|mut item| {
+            if let Value::Object(map) = &mut item {
+                select_fields(map, query);
+            }
+            item
+        })
         .collect())
 }
 
@@ -221,18 +184,6 @@ fn matches(item: &Value, key: &str, want: &str) -> bool {
     }
 }
 
-/// Keep only `fields` of `item` (all of it when none are asked for).
-pub fn cut(item: Value, fields: &[&str]) -> Value {
-    match item {
-        Value::Object(map) if !fields.is_empty() => Value::Object(
-            map.into_iter()
-                .filter(|(k, _)| fields.contains(&k.as_str()))
-                .collect::<Map<String, Value>>(),
-        ),
-        other => other,
-    }
-}
-
 /// `{"<key>": items}`, Neutron's list body.
 fn wrap(key: &str, items: Vec<Value>) -> Json<Value> {
     Json(Value::Object(Map::from_iter([(
@@ -242,7 +193,7 @@ fn wrap(key: &str, items: Vec<Value>) -> Json<Value> {
 }
 
 #[get("/networks")]
-fn list_networks(state: &State<ApiState>, query: RawQuery) -> ApiResult<Json<Value>> {
+fn list_networks(state: &State<ApiState>, query: QueryPairs) -> ApiResult<Json<Value>> {
     let items = state.network.networks().iter().map(network_body).collect();
     Ok(wrap("networks", select(items, &query, NETWORK_FILTERS)?))
 }
@@ -258,25 +209,25 @@ fn show_network(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
 }
 
 #[get("/subnets")]
-fn list_subnets(state: &State<ApiState>, query: RawQuery) -> ApiResult<Json<Value>> {
+fn list_subnets(state: &State<ApiState>, query: QueryPairs) -> ApiResult<Json<Value>> {
     let items = state.network.networks().iter().map(subnet_body).collect();
     Ok(wrap("subnets", select(items, &query, SUBNET_FILTERS)?))
 }
 
 #[get("/subnets/<id>")]
 fn show_subnet(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
-    let id: Uuid = path_id("subnet", id)?;
+    let id: SubnetId = path_id("subnet", id)?;
     let network = state
         .network
         .networks()
         .iter()
-        .find(|n| subnet_id(n.id) == id)
+        .find(|n| n.id.subnet_id() == id)
         .ok_or_else(|| ApiError::not_found("subnet", id))?;
     Ok(Json(json!({ "subnet": subnet_body(network) })))
 }
 
 #[get("/ports")]
-async fn list_ports(state: &State<ApiState>, query: RawQuery) -> ApiResult<Json<Value>> {
+async fn list_ports(state: &State<ApiState>, query: QueryPairs) -> ApiResult<Json<Value>> {
     let all = state.read(|conn| Ok(ports::list(conn)?)).await?;
     let items = all.iter().map(port_body).collect();
     Ok(wrap("ports", select(items, &query, PORT_FILTERS)?))

@@ -8,7 +8,7 @@ use rocket::serde::json::Json;
 use rocket::{delete, get, put, routes};
 use serde_json::{Value, json};
 
-use super::catalog::PROVIDER;
+use super::shape::unsupported;
 use crate::api::error::ApiError;
 
 /// Every route here, for mounting under `/v2` and `/v2.0`.
@@ -57,10 +57,7 @@ fn show_default(project_id: &str) -> Json<Value> {
 /// Refused whatever the body: Ballast would not keep the limit.
 #[put("/lbaas/quotas/<_project_id>")]
 fn set(_project_id: &str) -> ApiError {
-    ApiError::bad_request(format!(
-        "Provider '{PROVIDER}' does not support a requested option: quotas \
-         (Ballast does not enforce quotas; every project is unlimited)"
-    ))
+    unsupported("quotas (Ballast does not enforce quotas; every project is unlimited)")
 }
 
 /// Back to the defaults, which every project already has.
