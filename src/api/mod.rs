@@ -141,6 +141,10 @@ pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build
         .mount("/v2", v2::quotas::routes())
         .mount("/v2.0", v2::quotas::routes())
         .mount("/v2.0", v2::neutron::routes())
+        .mount("/v2", v2::members::routes())
+        .mount("/v2.0", v2::members::routes())
+        .mount("/v2", v2::health_monitors::routes())
+        .mount("/v2.0", v2::health_monitors::routes())
         .mount("/", system::routes())
         .register(
             "/",

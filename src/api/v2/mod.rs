@@ -9,7 +9,9 @@
 //! nothing in.
 
 pub mod catalog;
+pub mod health_monitors;
 pub mod list;
+pub mod members;
 pub mod neutron;
 pub mod quotas;
 pub mod shape;
