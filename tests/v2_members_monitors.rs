@@ -237,7 +237,7 @@ fn unsupported_member_options_are_400_and_change_nothing() {
     };
     let refusal = "Provider 'ballast' does not support a requested option: ";
     for (body, option) in [
-        (with("backup", json!(true)), "backup members"),
+        (with("backup", json!(true)), "backup"),
         (with("monitor_port", json!(8081)), "monitor_port"),
         (
             with("monitor_address", json!("127.0.0.9")),
@@ -256,7 +256,7 @@ fn unsupported_member_options_are_400_and_change_nothing() {
         );
     }
     for (body, option) in [
-        (json!({"member": {"backup": true}}), "backup members"),
+        (json!({"member": {"backup": true}}), "backup"),
         (
             json!({"member": {"monitor_address": "127.0.0.9"}}),
             "monitor_address",
@@ -281,7 +281,7 @@ fn unsupported_member_options_are_400_and_change_nothing() {
         &members_path(&p),
         batch,
         400,
-        &format!("{refusal}backup members"),
+        &format!("{refusal}backup"),
     );
 }
 

@@ -72,11 +72,11 @@ async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<LoadBalancer>
         .await
 }
 
-/// A validated VIP request.
-struct VipChoice {
-    port_id: Option<PortId>,
-    network_id: Option<NetworkId>,
-    ip_address: Option<IpAddr>,
+/// A validated VIP request (v1's `vip` object, v2's `vip_*` fields).
+pub(crate) struct VipChoice {
+    pub(crate) port_id: Option<PortId>,
+    pub(crate) network_id: Option<NetworkId>,
+    pub(crate) ip_address: Option<IpAddr>,
 }
 
 fn validate_vip(vip: Option<VipRequest>) -> ApiResult<VipChoice> {
@@ -100,7 +100,11 @@ fn validate_vip(vip: Option<VipRequest>) -> ApiResult<VipChoice> {
 
 /// Reserve the VIP in the request's transaction: adopt a free port, or
 /// create one on the network with the requested or next free address.
-fn reserve_vip(tx: &rusqlite::Connection, state: &ApiState, vip: VipChoice) -> ApiResult<Vip> {
+pub(crate) fn reserve_vip(
+    tx: &rusqlite::Connection,
+    state: &ApiState,
+    vip: VipChoice,
+) -> ApiResult<Vip> {
     if let Some(port_id) = vip.port_id {
         let port = ports::get(tx, port_id)?
             .ok_or_else(|| ApiError::field("vip.port_id", format!("port {port_id} not found")))?;

@@ -136,15 +136,10 @@ pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build
         .mount("/v1", health_monitors::routes())
         .mount("/v1", networks::routes())
         .mount("/v1", certificates::routes())
-        .mount("/v2", v2::catalog::routes())
-        .mount("/v2.0", v2::catalog::routes())
-        .mount("/v2", v2::quotas::routes())
-        .mount("/v2.0", v2::quotas::routes())
+        .mount("/v2", v2::routes())
+        .mount("/v2.0", v2::routes())
         .mount("/v2.0", v2::neutron::routes())
-        .mount("/v2", v2::members::routes())
-        .mount("/v2.0", v2::members::routes())
-        .mount("/v2", v2::health_monitors::routes())
-        .mount("/v2.0", v2::health_monitors::routes())
+        .mount("/", v2::versions::routes())
         .mount("/", system::routes())
         .register(
             "/",

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::list::{ListSpec, QueryPairs, Row, respond};
 use super::members::pool_and_project;
 use super::shape::{
-    BaseUrl, Int, id_list, tags, timestamp, timestamp_opt, unsupported, unwrap_key,
+    BaseUrl, Int, id_list, parse_wrapped, tags, timestamp, timestamp_opt, unsupported,
 };
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::guards::{Body, Patch, path_id};
@@ -265,7 +265,7 @@ async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
 
 #[post("/lbaas/healthmonitors", data = "<req>")]
 async fn create(state: &State<ApiState>, req: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
-    let req = unwrap_key::<CreateMonitor>(req.into_inner()?, "healthmonitor")?;
+    let req = parse_wrapped::<CreateMonitor>(req.into_inner()?, "healthmonitor", &[])?;
     check_http_options(req.http_version.as_ref(), req.domain_name.is_some())?;
     for (field, missing) in [
         ("type", req.kind.is_none()),
@@ -422,7 +422,7 @@ fn apply_update(req: UpdateMonitor, h: &mut HealthMonitor) -> ApiResult<()> {
 #[put("/lbaas/healthmonitors/<id>", data = "<req>")]
 async fn update(state: &State<ApiState>, id: &str, req: Body<Value>) -> ApiResult<Json<Value>> {
     let id: HealthMonitorId = path_id("Health Monitor", id)?;
-    let req = unwrap_key::<UpdateMonitor>(req.into_inner()?, "healthmonitor")?;
+    let req = parse_wrapped::<UpdateMonitor>(req.into_inner()?, "healthmonitor", &[])?;
     let default = state.default_project_id.clone();
     let (h, project) = state
         .write(move |tx| {

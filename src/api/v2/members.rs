@@ -19,9 +19,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::list::{ListSpec, QueryPairs, Row, respond};
-use super::shape::{BaseUrl, Int, tags, timestamp, timestamp_opt, unsupported, unwrap_key};
+use super::shape::{
+    BaseUrl, Int, parse_wrapped, refuse_unsupported, tags, timestamp, timestamp_opt,
+};
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::guards::{Body, Patch, path_id};
+use crate::api::guards::{Body, Patch, parse_body, path_id};
 use crate::api::{ApiState, load_balancer, lock_update, validate};
 use crate::model::{MemberId, OperatingStatus, PoolId, ProvisioningStatus, SubnetId};
 use crate::store::{self, members::Member, pools::Pool};
@@ -71,19 +73,11 @@ struct CreateMember {
     #[serde(default)]
     weight: Option<Int>,
     #[serde(default)]
-    backup: Option<bool>,
-    #[serde(default)]
     subnet_id: Option<String>,
     #[serde(default)]
     project_id: Option<String>,
     #[serde(default)]
-    monitor_port: Option<Int>,
-    #[serde(default)]
-    monitor_address: Option<String>,
-    #[serde(default)]
     tags: Option<Vec<String>>,
-    #[serde(default)]
-    request_sriov: Option<bool>,
 }
 
 /// Octavia's `MemberPUT`: what an existing member may change (`null`
@@ -97,12 +91,6 @@ struct UpdateMember {
     admin_state_up: Patch<bool>,
     #[serde(default)]
     weight: Patch<Int>,
-    #[serde(default)]
-    backup: Patch<bool>,
-    #[serde(default)]
-    monitor_port: Patch<Int>,
-    #[serde(default)]
-    monitor_address: Patch<String>,
     #[serde(default)]
     tags: Patch<Vec<String>>,
 }
@@ -123,23 +111,15 @@ struct NewMember {
     tags_sent: bool,
 }
 
-/// Refuse what Ballast does not implement, whatever else the body says.
-fn refuse_unsupported(
-    backup: Option<bool>,
-    monitor_port: bool,
-    monitor_address: bool,
-) -> ApiResult<()> {
-    if backup == Some(true) {
-        return Err(unsupported("backup members"));
-    }
-    if monitor_address {
-        return Err(unsupported("monitor_address"));
-    }
-    if monitor_port {
-        return Err(unsupported("monitor_port"));
-    }
-    Ok(())
-}
+/// The options of Octavia's member Ballast does not implement: any value
+/// but `null` or `false` is refused (backup members, a separate monitor
+/// address or port, SR-IOV ports).
+const UNSUPPORTED: &[(&str, Option<&str>)] = &[
+    ("backup", None),
+    ("monitor_address", None),
+    ("monitor_port", None),
+    ("request_sriov", None),
+];
 
 fn weight(w: Int) -> ApiResult<u32> {
     validate::range("weight", w.0, 0, MAX_WEIGHT)
@@ -164,14 +144,6 @@ impl CreateMember {
     /// `weight` 0..=256 (default 1), `subnet_id` one of `subnets` (else
     /// Octavia's 404 for an unknown subnet).
     fn validate(self, subnets: &HashSet<SubnetId>) -> ApiResult<NewMember> {
-        refuse_unsupported(
-            self.backup,
-            self.monitor_port.is_some(),
-            self.monitor_address.is_some(),
-        )?;
-        if self.request_sriov == Some(true) {
-            return Err(unsupported("request_sriov"));
-        }
         let address: IpAddr = self
             .address
             .ok_or_else(|| ApiError::field("address", "is required"))?
@@ -337,8 +309,8 @@ async fn create(
     req: Body<Value>,
 ) -> ApiResult<(Status, Json<Value>)> {
     let p = pool_id(pool)?;
-    let new =
-        unwrap_key::<CreateMember>(req.into_inner()?, "member")?.validate(&known_subnets(state))?;
+    let new = parse_wrapped::<CreateMember>(req.into_inner()?, "member", UNSUPPORTED)?
+        .validate(&known_subnets(state))?;
     let default = state.default_project_id.clone();
     let (member, project) = state
         .write(move |tx| {
@@ -360,16 +332,8 @@ async fn create(
     ))
 }
 
-/// Apply an update body onto `m`, refusing unsupported options first.
+/// Apply an update body onto `m`.
 fn apply_update(req: UpdateMember, m: &mut Member) -> ApiResult<()> {
-    refuse_unsupported(
-        match req.backup {
-            Patch::Value(b) => Some(b),
-            _ => None,
-        },
-        matches!(req.monitor_port, Patch::Value(_)),
-        matches!(req.monitor_address, Patch::Value(_)),
-    )?;
     match req.name {
         Patch::Absent => {}
         Patch::Null => m.name = None,
@@ -402,7 +366,7 @@ async fn update(
 ) -> ApiResult<Json<Value>> {
     let p = pool_id(pool)?;
     let id: MemberId = path_id("Member", id)?;
-    let req = unwrap_key::<UpdateMember>(req.into_inner()?, "member")?;
+    let req = parse_wrapped::<UpdateMember>(req.into_inner()?, "member", UNSUPPORTED)?;
     let default = state.default_project_id.clone();
     let (member, project) = state
         .write(move |tx| {
@@ -448,11 +412,39 @@ async fn remove(state: &State<ApiState>, pool: &str, id: &str) -> ApiResult<Stat
     Ok(Status::NoContent)
 }
 
-/// `{"members": [...]}`, the batch body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Members {
-    members: Vec<CreateMember>,
+/// The members of a batch body `{"members": [...]}`, each validated as a
+/// new member; a fault names the entry (`members[1]: ...`).
+fn batch(body: Value, subnets: &HashSet<SubnetId>) -> ApiResult<Vec<NewMember>> {
+    let Value::Object(mut outer) = body else {
+        return Err(ApiError::bad_request("request body must be a JSON object"));
+    };
+    let Some(Value::Array(entries)) = outer.remove("members") else {
+        return Err(ApiError::bad_request(
+            "request body must have a \"members\" list",
+        ));
+    };
+    if let Some(other) = outer.keys().next() {
+        return Err(ApiError::bad_request(format!(
+            "unknown field `{other}` beside \"members\""
+        )));
+    }
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let named = |e: ApiError| ApiError {
+                message: format!("members[{i}]: {}", e.message),
+                ..e
+            };
+            let Value::Object(mut entry) = entry else {
+                return Err(named(ApiError::bad_request("must be a JSON object")));
+            };
+            refuse_unsupported(&mut entry, UNSUPPORTED).map_err(named)?;
+            let m: CreateMember =
+                parse_body(Value::Object(entry).to_string().as_bytes()).map_err(named)?;
+            m.validate(subnets).map_err(named)
+        })
+        .collect()
 }
 
 /// `PUT /lbaas/pools/{id}/members`: make the pool's members the listed ones.
@@ -466,23 +458,11 @@ async fn replace_all(
     state: &State<ApiState>,
     pool: &str,
     query: QueryPairs,
-    req: Body<Members>,
+    req: Body<Value>,
 ) -> ApiResult<Status> {
     let p = pool_id(pool)?;
     let additive_only = query.flag("additive_only");
-    let batch = req.into_inner()?;
-    let subnets = known_subnets(state);
-    let wanted = batch
-        .members
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| {
-            m.validate(&subnets).map_err(|e| ApiError {
-                message: format!("members[{i}]: {}", e.message),
-                ..e
-            })
-        })
-        .collect::<ApiResult<Vec<NewMember>>>()?;
+    let wanted = batch(req.into_inner()?, &known_subnets(state))?;
     let default = state.default_project_id.clone();
     state
         .write(move |tx| {

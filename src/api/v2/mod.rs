@@ -11,7 +11,24 @@
 pub mod catalog;
 pub mod health_monitors;
 pub mod list;
+pub mod listeners;
+pub mod load_balancers;
 pub mod members;
 pub mod neutron;
+pub mod pools;
 pub mod quotas;
 pub mod shape;
+pub mod versions;
+
+/// Every v2 resource route, to mount under both `/v2` and `/v2.0` (the
+/// Neutron look-ups of [`neutron`] go under `/v2.0` only).
+pub fn routes() -> Vec<rocket::Route> {
+    let mut all = load_balancers::routes();
+    all.extend(listeners::routes());
+    all.extend(pools::routes());
+    all.extend(members::routes());
+    all.extend(health_monitors::routes());
+    all.extend(catalog::routes());
+    all.extend(quotas::routes());
+    all
+}

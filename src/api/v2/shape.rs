@@ -22,6 +22,32 @@ pub fn unsupported(option: impl fmt::Display) -> ApiError {
     ))
 }
 
+/// Refuse, with [`unsupported`], every field of `body` named in `options`
+/// that carries more than a neutral value, then drop those fields so the
+/// rest parses strictly. Neutral is `null`, `[]`, `{}`, `false`, or the one
+/// string an option allows as "off" (`client_authentication: "NONE"`).
+pub fn refuse_unsupported(
+    body: &mut serde_json::Map<String, Value>,
+    options: &[(&str, Option<&str>)],
+) -> ApiResult<()> {
+    for (name, off) in options {
+        let Some(v) = body.remove(*name) else {
+            continue;
+        };
+        let neutral = match &v {
+            Value::Null | Value::Bool(false) => true,
+            Value::Array(a) => a.is_empty(),
+            Value::Object(o) => o.is_empty(),
+            Value::String(s) => Some(s.as_str()) == *off,
+            _ => false,
+        };
+        if !neutral {
+            return Err(unsupported(name));
+        }
+    }
+    Ok(())
+}
+
 /// Octavia's timestamp text for seconds since the epoch: ISO 8601 in UTC
 /// without a zone suffix (`2026-01-31T12:00:00`), which is what Octavia's
 /// API sends and what gophercloud and openstacksdk parse.
@@ -151,9 +177,14 @@ impl RequestProject {
 }
 
 /// A v2 request body is one JSON object under its resource key
-/// (`{"loadbalancer": {...}}`): take it out of `value` and parse it as `T`
-/// (unknown fields are 400 naming the field).
-pub fn unwrap_key<T: DeserializeOwned>(value: Value, key: &str) -> ApiResult<T> {
+/// (`{"loadbalancer": {...}}`): take it out of `value`, refuse the
+/// `unsupported` options it sets (see [`refuse_unsupported`]) and parse the
+/// rest as `T` (unknown fields are 400 naming the field).
+pub fn parse_wrapped<T: DeserializeOwned>(
+    value: Value,
+    key: &str,
+    unsupported: &[(&str, Option<&str>)],
+) -> ApiResult<T> {
     let Value::Object(mut outer) = value else {
         return Err(ApiError::bad_request("request body must be a JSON object"));
     };
@@ -165,18 +196,22 @@ pub fn unwrap_key<T: DeserializeOwned>(value: Value, key: &str) -> ApiResult<T> 
             "unknown field `{other}` beside \"{key}\""
         )));
     }
-    if !inner.is_object() {
+    let Value::Object(mut inner) = inner else {
         return Err(ApiError::bad_request(format!(
             "\"{key}\" must be a JSON object"
         )));
-    }
-    let bytes = inner.to_string();
+    };
+    refuse_unsupported(&mut inner, unsupported)?;
+    let bytes = Value::Object(inner).to_string();
     crate::api::guards::parse_body(bytes.as_bytes())
 }
 
-/// The base URL of this request (`http://<Host>`), for links and the
-/// versions document.
-pub struct BaseUrl(pub String);
+/// The base URL of this request (`http://<Host>`) and its path, for links
+/// and the versions document.
+pub struct BaseUrl {
+    pub base: String,
+    pub path: String,
+}
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for BaseUrl {
@@ -193,14 +228,22 @@ impl<'r> FromRequest<'r> for BaseUrl {
             .get_one("X-Forwarded-Proto")
             .filter(|p| *p == "https")
             .unwrap_or("http");
-        Outcome::Success(BaseUrl(format!("{scheme}://{host}")))
+        Outcome::Success(BaseUrl {
+            base: format!("{scheme}://{host}"),
+            path: req.uri().path().to_string(),
+        })
     }
 }
 
 impl BaseUrl {
     /// The absolute URL of `path` (which starts with `/`).
     pub fn join(&self, path: &str) -> String {
-        format!("{}{path}", self.0)
+        format!("{}{path}", self.base)
+    }
+
+    /// The absolute URL of this request, without its query.
+    pub fn url(&self) -> String {
+        self.join(&self.path)
     }
 }
 
@@ -256,11 +299,25 @@ mod tests {
             #[allow(dead_code)]
             name: Option<String>,
         }
-        let ok: T = unwrap_key(serde_json::json!({"pool": {"name": "a"}}), "pool").unwrap();
+        let ok: T = parse_wrapped(serde_json::json!({"pool": {"name": "a"}}), "pool", &[]).unwrap();
         assert_eq!(ok.name.as_deref(), Some("a"));
-        let e = unwrap_key::<T>(serde_json::json!({"name": "a"}), "pool").unwrap_err();
+        let e = parse_wrapped::<T>(serde_json::json!({"name": "a"}), "pool", &[]).unwrap_err();
         assert!(e.message.contains("\"pool\""), "{}", e.message);
-        let e = unwrap_key::<T>(serde_json::json!({"pool": {"bogus": 1}}), "pool").unwrap_err();
+        let e =
+            parse_wrapped::<T>(serde_json::json!({"pool": {"bogus": 1}}), "pool", &[]).unwrap_err();
         assert!(e.message.contains("bogus"), "{}", e.message);
+        let opts = [
+            ("tls_enabled", None),
+            ("client_authentication", Some("NONE")),
+        ];
+        let off = serde_json::json!({"pool": {"name": "a", "tls_enabled": false,
+            "client_authentication": "NONE"}});
+        assert!(parse_wrapped::<T>(off, "pool", &opts).is_ok());
+        let on = serde_json::json!({"pool": {"tls_enabled": true}});
+        let e = parse_wrapped::<T>(on, "pool", &opts).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Provider 'ballast' does not support a requested option: tls_enabled"
+        );
     }
 }
