@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Ballast, Options, fresh_cidr, http, http_raw, wait_until};
+use common::{Ballast, Options, fresh_cidr, http, http_member, http_raw, wait_until};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------- helpers
@@ -121,35 +121,6 @@ fn terminate_timed(b: &mut Ballast) -> (std::process::ExitStatus, Duration) {
     let started = Instant::now();
     let status = b.terminate().expect("was running");
     (status, started.elapsed())
-}
-
-/// An HTTP member on 127.0.0.1 answering every request with `name` and
-/// closing the connection. Runs until the test process ends.
-fn http_member(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind member");
-    let addr = listener.local_addr().expect("member address");
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            std::thread::spawn(move || serve_one(stream, name));
-        }
-    });
-    addr
-}
-
-fn serve_one(mut stream: TcpStream, name: &str) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
-        name.len()
-    );
-    let _ = stream.write_all(reply.as_bytes()); // the proxy may have gone away
 }
 
 fn id(v: &Value) -> String {

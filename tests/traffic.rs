@@ -3,42 +3,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{Ballast, Options, fresh_cidr, http_raw, wait_until};
+use common::{Ballast, Options, fresh_cidr, http_member, http_raw, wait_until};
 use serde_json::{Value, json};
-
-/// An HTTP member on 127.0.0.1 that answers every request with its name and
-/// closes the connection. Runs until the test process ends.
-fn http_member(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind member");
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            std::thread::spawn(move || serve_one(stream, name));
-        }
-    });
-    addr
-}
-
-fn serve_one(mut stream: TcpStream, name: &str) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
-        name.len()
-    );
-    // The proxy may have gone away; nothing to do about it here.
-    let _ = stream.write_all(reply.as_bytes());
-}
 
 fn id(v: &Value) -> String {
     v["id"].as_str().expect("id").to_string()

@@ -416,3 +416,34 @@ pub fn pending_objects(b: &Ballast) -> Vec<String> {
     }
     out
 }
+
+/// An HTTP member on 127.0.0.1 that answers every request with its name and
+/// closes the connection. Runs until the test process ends.
+pub fn http_member(name: &'static str) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind member");
+    let addr = listener.local_addr().expect("member address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || serve_one(stream, name));
+        }
+    });
+    addr
+}
+
+fn serve_one(mut stream: std::net::TcpStream, name: &str) {
+    use std::io::{Read, Write};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
+        name.len()
+    );
+    // The proxy may have gone away; nothing to do about it here.
+    let _ = stream.write_all(reply.as_bytes());
+}
