@@ -229,6 +229,7 @@ text_enum!(/// What a provisioning job does: one per API write that changes a lo
     CreateHealthMonitor => "CreateHealthMonitor",
     UpdateHealthMonitor => "UpdateHealthMonitor",
     DeleteHealthMonitor => "DeleteHealthMonitor",
+    BatchUpdateMembers => "BatchUpdateMembers",
 });
 
 text_enum!(/// How the local network driver makes a VIP reachable.

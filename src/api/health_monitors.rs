@@ -29,21 +29,23 @@ pub fn routes() -> Vec<rocket::Route> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorRequest {
+    // Crate-visible so the v2 API can map its names onto these and share
+    // the validation in [`apply`].
     #[serde(rename = "type", default)]
-    kind: Option<String>,
-    delay: Option<i64>,
-    timeout: Option<i64>,
-    fall_threshold: Option<i64>,
-    rise_threshold: Option<i64>,
-    http_method: Option<String>,
-    url_path: Option<String>,
-    expected_codes: Option<String>,
-    enabled: Option<bool>,
+    pub(crate) kind: Option<String>,
+    pub(crate) delay: Option<i64>,
+    pub(crate) timeout: Option<i64>,
+    pub(crate) fall_threshold: Option<i64>,
+    pub(crate) rise_threshold: Option<i64>,
+    pub(crate) http_method: Option<String>,
+    pub(crate) url_path: Option<String>,
+    pub(crate) expected_codes: Option<String>,
+    pub(crate) enabled: Option<bool>,
 }
 
 /// Apply a request's fields onto `h` and validate the result as a whole
 /// (`timeout <= delay` spans two fields).
-fn apply(req: MonitorRequest, h: &mut HealthMonitor) -> ApiResult<()> {
+pub(crate) fn apply(req: MonitorRequest, h: &mut HealthMonitor) -> ApiResult<()> {
     if let Some(k) = req.kind.as_deref() {
         h.kind = validate::choice::<HealthMonitorType>("type", k)?;
     }

@@ -151,6 +151,7 @@ pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build
         .mount("/v1", certificates::routes())
         .mount("/v2", v2::routes())
         .mount("/v2.0", v2::routes())
+        .mount("/v2.0", v2::neutron::routes())
         .mount("/", v2::versions::routes())
         .mount("/", system::routes())
         .register(

@@ -12,6 +12,7 @@ mod wait;
 pub use member::http_member;
 #[allow(unused_imports)]
 pub use wait::wait_until;
+pub mod clients;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
