@@ -150,6 +150,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         let rocket_shutdown = rocket.shutdown();
         let shutdown = shutdown.clone();
         let timeout = Duration::from_secs(config.api.request_timeout_secs);
+        let policy = Arc::clone(&policy);
         tasks.spawn(async move {
             // No address: Rocket never lifted off, and run is returning.
             let Ok(backend) = backend_rx.await else {
@@ -161,7 +162,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
                     _ = shutdown.cancelled() => {}
                 }
             };
-            api::front::serve(api_listener, backend, timeout, stop).await;
+            api::front::serve(api_listener, backend, policy.front_token(), timeout, stop).await;
         });
     }
     // Rocket catches SIGTERM/SIGINT; everything else stops with it.
