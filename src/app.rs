@@ -24,6 +24,7 @@ use crate::controller::Controller;
 use crate::dataplane::{DataPlane, DataPlaneConfig, MemberStates};
 use crate::health::HealthChecker;
 use crate::metrics::Metrics;
+use crate::model::NetworkNaming;
 use crate::network::local::LocalDriver;
 use crate::network::noop::NoopDriver;
 use crate::network::{Network, NetworkDriver};
@@ -62,7 +63,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
     crate::limits::raise_nofile_limit();
     let store = Store::open(&config.data_dir)?;
     info!(path = %store.path().display(), "store open");
-    let networks: Vec<Network> = config.networks.iter().map(network_from_config).collect();
+    let naming = store
+        .run(|conn| crate::store::installation::network_naming(conn))
+        .await?;
+    let networks: Vec<Network> = config
+        .networks
+        .iter()
+        .map(|c| network_from_config(c, &naming))
+        .collect();
+    if let Some(clash) = duplicate_network_id(&networks) {
+        anyhow::bail!("two networks have id {clash}: give one of them another `id`");
+    }
     let network: Arc<dyn NetworkDriver> = match config.network_driver {
         NetworkDriverKind::Local => Arc::new(LocalDriver::new(networks)),
         NetworkDriverKind::Noop => Arc::new(NoopDriver::new(networks)),
@@ -139,6 +150,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         let rocket_shutdown = rocket.shutdown();
         let shutdown = shutdown.clone();
         let timeout = Duration::from_secs(config.api.request_timeout_secs);
+        let policy = Arc::clone(&policy);
         tasks.spawn(async move {
             // No address: Rocket never lifted off, and run is returning.
             let Ok(backend) = backend_rx.await else {
@@ -150,7 +162,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
                     _ = shutdown.cancelled() => {}
                 }
             };
-            api::front::serve(api_listener, backend, timeout, stop).await;
+            api::front::serve(api_listener, backend, policy.front_token(), timeout, stop).await;
         });
     }
     // Rocket catches SIGTERM/SIGINT; everything else stops with it.
@@ -226,12 +238,20 @@ async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// The network driver's view of one configured `[[networks]]` entry.
-fn network_from_config(c: &NetworkConfig) -> Network {
+fn network_from_config(c: &NetworkConfig, naming: &NetworkNaming) -> Network {
     Network {
-        id: c.network_id(),
+        id: c.network_id(naming),
         name: c.name.clone(),
         cidr: c.cidr,
         mode: c.mode,
         interface: c.interface.clone(),
     }
+}
+
+/// An id two networks share: an explicit `id` equal to another network's
+/// derived one (validation already refused equal names and equal explicit
+/// ids).
+fn duplicate_network_id(networks: &[Network]) -> Option<crate::model::NetworkId> {
+    let mut seen = std::collections::HashSet::new();
+    networks.iter().map(|n| n.id).find(|id| !seen.insert(*id))
 }

@@ -12,14 +12,10 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{NetworkId, NetworkMode};
+use crate::model::{NetworkId, NetworkMode, NetworkNaming};
 
 /// Where the packaged service keeps its configuration.
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/ballast/ballast.toml";
-
-/// Namespace for network ids derived from a network's name, so an id stays
-/// the same across restarts without being written down.
-const NETWORK_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_5a0e_8c1d_4d7e_9a51_0f3c_2b7d_4e19);
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +74,8 @@ pub struct ApiConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
-    /// Stable id; derived from `name` when absent.
+    /// Stable id; when absent, derived from `name` and the installation's
+    /// secret (see [`NetworkNaming`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
     pub name: String,
@@ -90,12 +87,10 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// The network's id: the configured one, else derived from its name.
-    pub fn network_id(&self) -> NetworkId {
-        NetworkId(
-            self.id
-                .unwrap_or_else(|| Uuid::new_v5(&NETWORK_ID_NAMESPACE, self.name.as_bytes())),
-        )
+    /// The network's id: the configured one, else the installation's
+    /// derivation from its name.
+    pub fn network_id(&self, naming: &NetworkNaming) -> NetworkId {
+        naming.network_id(self.id, &self.name)
     }
 }
 
@@ -273,14 +268,20 @@ impl Config {
                 "must be 1 to 36 characters",
             ));
         }
+        // Derived ids need the database's secret; distinct names give
+        // distinct ids, so names and explicit ids are what can clash here.
+        let mut names = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
         for (i, net) in self.networks.iter().enumerate() {
             let key = |field: &str| format!("networks[{i}].{field}");
             if net.name.trim().is_empty() {
                 return Err(invalid(key("name"), "must not be empty"));
             }
-            if !ids.insert(net.network_id()) {
-                return Err(invalid(key("name"), "duplicate network name or id"));
+            if !names.insert(net.name.as_str()) {
+                return Err(invalid(key("name"), "duplicate network name"));
+            }
+            if net.id.is_some_and(|id| !ids.insert(id)) {
+                return Err(invalid(key("id"), "duplicate network id"));
             }
             if net.cidr.hosts().next().is_none() {
                 return Err(invalid(key("cidr"), "has no host addresses"));
@@ -377,10 +378,7 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.api.port, 9876);
         assert_eq!(config.networks[0].cidr.to_string(), "127.77.0.0/16");
-        assert_eq!(
-            config.networks[0].network_id(),
-            Config::default().networks[0].network_id()
-        );
+        assert_eq!(config.networks[0].name, Config::default().networks[0].name);
     }
 
     #[test]

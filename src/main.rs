@@ -89,20 +89,29 @@ fn init_logging(config: &Config) {
     }
 }
 
+/// How the installation at `db` names its networks; None while the database
+/// does not exist or predates keyed network ids (the next start migrates it).
+fn network_naming(db: &std::path::Path) -> Option<ballast::model::NetworkNaming> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    ballast::store::installation::network_naming(&conn).ok()
+}
+
 /// `ballast check`: the configuration already loaded (a bad one exits 2
 /// naming the key); report on the database.
 fn check(config: &Config) -> ExitCode {
     println!("config: ok");
-    for net in &config.networks {
-        println!(
-            "network {} ({}): {} {}",
-            net.name,
-            net.network_id(),
-            net.mode,
-            net.cidr
-        );
-    }
     let db = ballast::store::database_path(&config.data_dir);
+    let naming = network_naming(&db);
+    for net in &config.networks {
+        let id = match (net.id, &naming) {
+            (None, None) => "id assigned at first start".to_string(),
+            (_, Some(naming)) => net.network_id(naming).to_string(),
+            (Some(id), None) => id.to_string(),
+        };
+        println!("network {} ({id}): {} {}", net.name, net.mode, net.cidr);
+    }
     match ballast::check::check_database(&db) {
         Ok(report) => {
             println!("{report}");

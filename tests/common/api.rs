@@ -154,7 +154,8 @@ impl Tree {
     }
 }
 
-fn id_of(v: &Value) -> String {
+/// The `id` of an API object.
+pub fn id_of(v: &Value) -> String {
     v["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no id in {v}"))

@@ -301,8 +301,8 @@ impl Ballast {
             let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(rest) = line.split("API listening addr=").nth(1) {
-                        let _ = tx.send(rest.trim().to_string()); // receiver may be gone: fine
+                    if let Some(addr) = logged_field(&line, "API listening", "addr") {
+                        let _ = tx.send(addr); // receiver may be gone: fine
                     }
                     log.lock().unwrap().push(line);
                 }
@@ -326,10 +326,37 @@ impl Ballast {
         }
     }
 
+    /// The value of `field` on the first log line saying `message`, waiting
+    /// for it up to 10 s.
+    pub fn logged(&self, message: &str, field: &str) -> String {
+        let mut found = None;
+        wait_until(Duration::from_secs(10), message, || {
+            let lines = self.log.lock().unwrap();
+            found = lines.iter().find_map(|l| logged_field(l, message, field));
+            found.is_some()
+        });
+        found.expect("waited for it")
+    }
+
     /// The path of the config file the instance was started with.
     pub fn config_path(&self) -> PathBuf {
         self.dir.join("ballast.toml")
     }
+}
+
+/// The value of `field` when `line` is a log line saying `message`, in the
+/// text format (`... message field=value ...`) or the JSON one
+/// (`{"fields": {"message": ..., field: ...}}`).
+pub fn logged_field(line: &str, message: &str, field: &str) -> Option<String> {
+    if let Some(rest) = line.split(&format!("{message} {field}=")).nth(1) {
+        return rest.split_whitespace().next().map(str::to_string);
+    }
+    let value: Value = serde_json::from_str(line).ok()?;
+    let fields = value.get("fields")?;
+    if fields.get("message")?.as_str()? != message {
+        return None;
+    }
+    Some(fields.get(field)?.as_str()?.to_string())
 }
 
 // ---- Helpers added for the crash, restart and interface-mode tests ----
