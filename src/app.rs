@@ -31,6 +31,51 @@ use crate::network::{Network, NetworkDriver};
 use crate::store::Store;
 use crate::systemd;
 
+/// The API's address could not be bound: stated with the address, before
+/// anything else starts.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {}", describe_bind_error(.cause))]
+pub struct ListenError {
+    /// The configured `[api] address` and `port`.
+    pub addr: SocketAddr,
+    /// The cause, already in the message (not a `#[source]`, so `{:#}` does
+    /// not repeat it in the OS's words).
+    pub cause: std::io::Error,
+}
+
+/// The operator's words for why a bind failed (the OS's "Address already in
+/// use (os error 98)" names neither the address nor what to do).
+fn describe_bind_error(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => "address already in use".into(),
+        std::io::ErrorKind::AddrNotAvailable => "no interface of this host has that address".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)".into()
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// Bind the API's public socket.
+async fn bind_api(addr: SocketAddr) -> Result<tokio::net::TcpListener, ListenError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|cause| ListenError { addr, cause })
+}
+
+/// The web UI's address for the log: the bound one, or loopback when bound
+/// to every address (`0.0.0.0` is not something to type into a browser).
+fn ui_url(bound: SocketAddr) -> String {
+    let mut shown = bound;
+    if bound.ip().is_unspecified() {
+        shown.set_ip(match bound.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{shown}/")
+}
+
 /// Build the runtime and run Ballast until SIGTERM/SIGINT.
 pub fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -61,8 +106,15 @@ pub fn rocket_figment(_config: &Config) -> Figment {
 /// Everything `serve` starts, for `run` and tests.
 async fn run(config: Config) -> anyhow::Result<()> {
     crate::limits::raise_nofile_limit();
+    // Bound first: a taken port is the likeliest start-up failure, and it
+    // must stop Ballast before anything opens, migrates or says ready.
+    let api_listener = bind_api(SocketAddr::new(config.api.address, config.api.port)).await?;
     let store = Store::open(&config.data_dir)?;
-    info!(path = %store.path().display(), "store open");
+    info!(
+        data_dir = %config.data_dir.display(),
+        path = %store.path().display(),
+        "store open"
+    );
     let naming = store
         .run(|conn| crate::store::installation::network_naming(conn))
         .await?;
@@ -111,11 +163,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let ready = Arc::new(AtomicBool::new(false));
     let policy = Arc::new(api::policy::ApiPolicy::new(&config.api));
-    let api_listener =
-        tokio::net::TcpListener::bind(SocketAddr::new(config.api.address, config.api.port)).await?;
     let api_addr = api_listener.local_addr()?;
     policy.bound_to(api_addr);
     info!(addr = %api_addr, "API listening");
+    info!(url = %ui_url(api_addr), "web UI");
     let state = ApiState {
         store: store.clone(),
         network,

@@ -1,18 +1,27 @@
 //! Configuration: built-in defaults, then the TOML file (`--config`, else
 //! `/etc/ballast/ballast.toml` when it exists), then `BALLAST_<SECTION>__<KEY>`
 //! environment variables. Unknown keys and bad values stop start-up with one
-//! line naming the key.
+//! line naming the key as it was written (`[api] prot`, `BALLAST_API__PROT`)
+//! and the known key it was probably meant to be.
+//!
+//! A relative `data_dir` is resolved once, here, so every subcommand run
+//! with the same configuration finds the same directory (see
+//! [`Config::load`]).
+
+mod keys;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::{NetworkId, NetworkMode, NetworkNaming};
+
+pub use keys::{KeyProblem, Origin, Problem};
 
 /// Where the packaged service keeps its configuration.
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/ballast/ballast.toml";
@@ -20,10 +29,22 @@ pub const SYSTEM_CONFIG_PATH: &str = "/etc/ballast/ballast.toml";
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Parse(#[from] Box<figment::Error>),
+    /// Keys or values the file or the environment got wrong, each named as
+    /// written there; one line each.
+    #[error("configuration: {}", lines(.0))]
+    Rejected(Vec<KeyProblem>),
+    /// A value that cannot be used, at the dotted `key` (`networks.0.cidr`);
+    /// [`Config::load`] turns it into [`ConfigError::Rejected`].
     #[error("configuration key `{key}`: {reason}")]
     Invalid { key: String, reason: String },
+}
+
+fn lines(problems: &[KeyProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\nconfiguration: ")
 }
 
 /// The whole configuration. Every field has a default, so running with no
@@ -31,7 +52,11 @@ pub enum ConfigError {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// SQLite file and other state; relative to the working directory.
+    /// SQLite file and other state. After [`Config::load`] always absolute:
+    /// a relative path set in a file is relative to that file's directory,
+    /// one set in the environment to the working directory, and the default
+    /// `ballast-data` to the config file's directory when a file is read,
+    /// else the working directory.
     pub data_dir: PathBuf,
     pub api: ApiConfig,
     /// Host networks VIPs come from.
@@ -220,21 +245,27 @@ impl Default for DataPlaneSection {
 }
 
 impl Config {
+    /// The configuration file read: `file` (the `--config` path), else the
+    /// system path when it exists, else none.
+    pub fn file_in_use(file: Option<&Path>) -> Option<PathBuf> {
+        match file {
+            Some(path) => Some(path.to_owned()),
+            None if Path::new(SYSTEM_CONFIG_PATH).exists() => Some(SYSTEM_CONFIG_PATH.into()),
+            None => None,
+        }
+    }
+
     /// The figment of defaults, file and environment. `file` is the
     /// `--config` path; without it the system path is read when it exists.
     pub fn figment(file: Option<&Path>) -> Figment {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        match file {
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None if Path::new(SYSTEM_CONFIG_PATH).exists() => {
-                figment = figment.merge(Toml::file_exact(SYSTEM_CONFIG_PATH))
-            }
-            None => {}
+        if let Some(path) = Self::file_in_use(file) {
+            figment = figment.merge(Toml::file_exact(path));
         }
-        figment.merge(Env::prefixed("BALLAST_").split("__"))
+        figment.merge(keys::environment())
     }
 
-    /// Load and validate the configuration.
+    /// Load and validate the configuration; `data_dir` comes back absolute.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         if let Some(path) = file
             && !path.exists()
@@ -244,10 +275,17 @@ impl Config {
                 reason: format!("{} does not exist", path.display()),
             });
         }
-        let config: Config = Self::figment(file)
+        let figment = Self::figment(file);
+        let mut config: Config = figment
             .extract()
-            .map_err(|e| ConfigError::Parse(Box::new(e)))?;
-        config.validate()?;
+            .map_err(|e| ConfigError::Rejected(keys::from_figment(e)))?;
+        config.data_dir = resolve_data_dir(&figment, file, &config.data_dir)?;
+        config.validate().map_err(|e| match e {
+            ConfigError::Invalid { key, reason } => {
+                ConfigError::Rejected(vec![keys::locate(&figment, &key, reason)])
+            }
+            other => other,
+        })?;
         Ok(config)
     }
 
@@ -273,7 +311,7 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
         for (i, net) in self.networks.iter().enumerate() {
-            let key = |field: &str| format!("networks[{i}].{field}");
+            let key = |field: &str| format!("networks.{i}.{field}");
             if net.name.trim().is_empty() {
                 return Err(invalid(key("name"), "must not be empty"));
             }
@@ -331,7 +369,7 @@ impl Config {
                 .or_else(|| origin.strip_prefix("http://"));
             if !rest.is_some_and(|r| !r.is_empty() && !r.contains('/')) {
                 return Err(invalid(
-                    format!("api.cors_origins[{i}]"),
+                    format!("api.cors_origins.{i}"),
                     "must be an origin: http(s)://host[:port], no path",
                 ));
             }
@@ -340,7 +378,7 @@ impl Config {
             if name.is_empty() || name.contains(['/', ' ', ':']) && name.parse::<IpAddr>().is_err()
             {
                 return Err(invalid(
-                    format!("api.public_names[{i}]"),
+                    format!("api.public_names.{i}"),
                     "must be a host name or an IP address, without port",
                 ));
             }
@@ -353,6 +391,45 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `data_dir` made absolute against the directory it is relative to: the
+/// file that set it, the working directory for the environment, and for the
+/// default the file in use, if any (so `serve` and `backup` given the same
+/// `--config` agree wherever they run).
+fn resolve_data_dir(
+    figment: &Figment,
+    file: Option<&Path>,
+    data_dir: &Path,
+) -> Result<PathBuf, ConfigError> {
+    if data_dir.is_absolute() {
+        return Ok(data_dir.to_owned());
+    }
+    let unusable = |reason: String| ConfigError::Invalid {
+        key: "data_dir".into(),
+        reason,
+    };
+    let origin = figment
+        .find_metadata("data_dir")
+        .map_or(Origin::Default, keys::origin_of);
+    let base_file = match origin {
+        Origin::File(path) => Some(path),
+        Origin::Environment => None,
+        Origin::Default => Config::file_in_use(file),
+    };
+    let base = match base_file {
+        Some(config_file) => std::path::absolute(&config_file)
+            .map_err(|e| unusable(format!("cannot resolve {}: {e}", config_file.display())))?
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_default(),
+        None => std::env::current_dir().map_err(|e| {
+            unusable(format!(
+                "relative, and the working directory is unknown: {e}"
+            ))
+        })?,
+    };
+    Ok(base.join(data_dir))
 }
 
 #[cfg(test)]
@@ -382,9 +459,75 @@ mod tests {
     }
 
     #[test]
-    fn unknown_key_is_named() {
+    fn an_unknown_file_key_is_named_by_table_and_the_closest_key_suggested() {
         let err = load_in_jail("[api]\nprot = 1\n").unwrap_err();
-        assert!(err.contains("prot"), "{err}");
+        assert!(
+            err.ends_with("b.toml: unknown key `[api] prot`; did you mean `port`?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_environment_key_is_named_as_the_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("BALLAST_API__PROT", "1");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "configuration: unknown environment variable BALLAST_API__PROT; \
+                 did you mean BALLAST_API__PORT?"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("BALLAST_API__REQUEST_TIMEOUT_SECS", "0");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "configuration: BALLAST_API__REQUEST_TIMEOUT_SECS: must be at least 1"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_relative_data_dir_in_a_file_is_relative_to_that_file() {
+        Jail::expect_with(|jail| {
+            let etc = jail.directory().join("etc");
+            std::fs::create_dir(&etc).unwrap();
+            std::fs::write(etc.join("b.toml"), "data_dir = \"state\"\n").unwrap();
+            let config = Config::load(Some(Path::new("etc/b.toml"))).unwrap();
+            assert_eq!(config.data_dir, etc.join("state"));
+
+            // Without data_dir in the file, the default sits beside the file too.
+            std::fs::write(etc.join("b.toml"), "").unwrap();
+            let config = Config::load(Some(Path::new("etc/b.toml"))).unwrap();
+            assert_eq!(config.data_dir, etc.join("ballast-data"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_relative_data_dir_from_the_environment_or_no_file_is_relative_to_the_working_directory() {
+        Jail::expect_with(|jail| {
+            let cwd = std::env::current_dir().unwrap();
+            assert_eq!(
+                Config::load(None).unwrap().data_dir,
+                cwd.join("ballast-data")
+            );
+            jail.create_file("b.toml", "data_dir = \"from-file\"\n")?;
+            jail.set_env("BALLAST_DATA_DIR", "from-env");
+            let config = Config::load(Some(Path::new("b.toml"))).unwrap();
+            assert_eq!(config.data_dir, cwd.join("from-env"));
+            jail.set_env("BALLAST_DATA_DIR", "/srv/ballast");
+            let config = Config::load(Some(Path::new("b.toml"))).unwrap();
+            assert_eq!(config.data_dir, Path::new("/srv/ballast"));
+            Ok(())
+        });
     }
 
     #[test]
@@ -393,7 +536,10 @@ mod tests {
             "[[networks]]\nname = \"x\"\nmode = \"loopback\"\ncidr = \"127.77.0.0/99\"\n",
         )
         .unwrap_err();
-        assert!(err.contains("cidr"), "{err}");
+        assert!(
+            err.contains("`[[networks]] #1 cidr`: invalid IP address"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -402,7 +548,10 @@ mod tests {
             "[[networks]]\nname = \"x\"\nmode = \"loopback\"\ncidr = \"10.0.0.0/24\"\n",
         )
         .unwrap_err();
-        assert!(err.contains("networks[0].cidr"), "{err}");
+        assert!(
+            err.contains("`[[networks]] #1 cidr`: a loopback-mode"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -411,7 +560,7 @@ mod tests {
             "[[networks]]\nname = \"x\"\nmode = \"interface\"\ncidr = \"10.0.0.0/24\"\n",
         )
         .unwrap_err();
-        assert!(err.contains("networks[0].interface"), "{err}");
+        assert!(err.contains("`[[networks]] #1 interface`"), "{err}");
     }
 
     #[test]
@@ -434,6 +583,6 @@ mod tests {
             crate::dataplane::default_workers()
         );
         let err = load_in_jail("[dataplane]\nworkers = 100000\n").unwrap_err();
-        assert!(err.contains("dataplane.workers"), "{err}");
+        assert!(err.contains("`[dataplane] workers`"), "{err}");
     }
 }

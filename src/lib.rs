@@ -5,7 +5,9 @@
 //!   the pure rules every part shares (protocol compatibility, "counters never
 //!   go backwards"); `model::expected_codes` parses `expected_codes`. No I/O;
 //!   imports no other part.
-//! - `config` — figment: defaults, TOML, `BALLAST_` environment.
+//! - `config` — figment: defaults, TOML, `BALLAST_` environment; `keys` names a
+//!   rejected key as written (`[api] prot`, `BALLAST_API__PROT`) with the closest
+//!   known one.
 //! - `store` — SQLite (r2d2 pool, migrations) and one repository per resource.
 //! - `api` — the Rocket routes of `/v1`, catchers and the JSON fault body;
 //!   `api::lookup` holds the parent-chain lookups (load balancer, listener,
