@@ -12,8 +12,9 @@
 //! - `runtime.rs` — what listeners serve with: the shared context, a
 //!   listener's swappable config, its pool and members ready to pick from,
 //!   and how a config is built from a spec.
-//! - `listener.rs` — bind, accept under the connection limit, hand each
-//!   client to a worker and a protocol, end it when the drain time is up.
+//! - `listener.rs` — bind, accept under the connection limit and the
+//!   process-wide cap, hand each client to a worker and a protocol, end it
+//!   when the drain time is up.
 //! - `drain.rs` — the drain and hard-stop signals and the count of live
 //!   connections shutdown waits on.
 //! - `workers.rs` — the data plane's own single-threaded runtimes.
@@ -22,7 +23,8 @@
 //!   (`client.rs`), forwarding a request to a member (`forward.rs`), the
 //!   response bodies (`body.rs`).
 //! - `sweep.rs` — the per-worker connection sweep: header timeout, shedding
-//!   idle connections, the member response timeout (504).
+//!   idle connections, the member response timeout (504), the client and
+//!   member data timeouts.
 //! - `member_conns.rs` — kept-alive connections to each member.
 //! - `coalesce.rs` — write coalescing (one `send` instead of `writev`).
 //! - `tls.rs` — terminates and re-encrypts.
@@ -31,6 +33,9 @@
 //! - `member_state.rs` — each member's health and load, shared with the
 //!   health checker.
 //! - `stats.rs` — per-listener counters and the byte-counting client stream.
+//! - `loops.rs` — request loops stopped at run time (hop token, our own
+//!   member connections coming back).
+//! - `memory.rs` — giving memory back to the system after a burst.
 //!
 //! Applying a spec builds new immutable listener configs and swaps them in
 //! (arc-swap); the hot path never takes the apply lock.
@@ -43,6 +48,7 @@ mod listener;
 mod loops;
 mod member_conns;
 pub mod member_state;
+mod memory;
 mod persistence;
 mod runtime;
 pub mod spec;
@@ -236,6 +242,8 @@ impl DataPlane {
             })
         });
         info!(max_connections, "data plane connection cap");
+        let tracker = Arc::new(ConnTracker::default());
+        workers.handles()[0].spawn(memory::trim_after_bursts(Arc::downgrade(&tracker)));
         workers.handles()[0].spawn(member_conns::expire_idle_loop(
             Arc::downgrade(&member_conns),
             config.member_idle_timeout,
@@ -243,7 +251,7 @@ impl DataPlane {
         Ok(Self {
             ctx: Arc::new(Context {
                 config,
-                tracker: Arc::new(ConnTracker::default()),
+                tracker,
                 drain: StopSignal::new(),
                 hard: StopSignal::new(),
                 member_tls: tls::member_connector(),
