@@ -138,6 +138,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 config.dataplane.member_connect_timeout_ms,
             ),
             workers: config.dataplane.workers(),
+            client_data_timeout: Duration::from_secs(config.dataplane.client_data_timeout_secs),
+            member_data_timeout: Duration::from_secs(config.dataplane.member_data_timeout_secs),
+            max_connections: config.dataplane.max_connections(),
             ..DataPlaneConfig::default()
         },
         Arc::clone(&members),

@@ -164,6 +164,18 @@ pub struct DataPlaneSection {
     pub member_connect_timeout_ms: u64,
     /// Threads carrying proxied traffic; 0 is one per CPU.
     pub workers: usize,
+    /// Client connections over all listeners (HAProxy's global `maxconn`);
+    /// at the cap listeners stop accepting and clients wait in the backlog.
+    /// 0 derives it from the descriptor limit: half of what is left after
+    /// a reserve for the API, probes and the store (each client needs a
+    /// member connection too).
+    pub max_connections: u64,
+    /// A connection moving data whose client side makes no progress this
+    /// long is closed (Octavia's `timeout_client_data`; seconds).
+    pub client_data_timeout_secs: u64,
+    /// The same for the member side (Octavia's `timeout_member_data`;
+    /// seconds).
+    pub member_data_timeout_secs: u64,
 }
 
 /// More data plane workers than this is a typo, not a machine.
@@ -177,7 +189,18 @@ impl DataPlaneSection {
             n => n,
         }
     }
+
+    /// The connection cap to apply; `None` (0 configured) derives it.
+    pub fn max_connections(&self) -> Option<usize> {
+        match self.max_connections {
+            0 => None,
+            n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+    }
 }
+
+/// Longer data timeouts than a day are a typo.
+const MAX_DATA_TIMEOUT_SECS: u64 = 24 * 3600;
 
 impl Default for Config {
     fn default() -> Self {
@@ -240,6 +263,9 @@ impl Default for DataPlaneSection {
             drain_timeout_secs: 5,
             member_connect_timeout_ms: 3000,
             workers: 0,
+            max_connections: 0,
+            client_data_timeout_secs: 50,
+            member_data_timeout_secs: 50,
         }
     }
 }
@@ -388,6 +414,23 @@ impl Config {
                 "dataplane.workers".into(),
                 &format!("must be at most {MAX_WORKERS} (0 is one per CPU)"),
             ));
+        }
+        for (key, secs) in [
+            (
+                "dataplane.client_data_timeout_secs",
+                self.dataplane.client_data_timeout_secs,
+            ),
+            (
+                "dataplane.member_data_timeout_secs",
+                self.dataplane.member_data_timeout_secs,
+            ),
+        ] {
+            if !(1..=MAX_DATA_TIMEOUT_SECS).contains(&secs) {
+                return Err(invalid(
+                    key.into(),
+                    &format!("must be 1..{MAX_DATA_TIMEOUT_SECS} seconds"),
+                ));
+            }
         }
         Ok(())
     }
@@ -584,5 +627,25 @@ mod tests {
         );
         let err = load_in_jail("[dataplane]\nworkers = 100000\n").unwrap_err();
         assert!(err.contains("`[dataplane] workers`"), "{err}");
+    }
+
+    #[test]
+    fn data_timeouts_default_to_octavias_and_zero_is_refused() {
+        let config = Config::default();
+        assert_eq!(config.dataplane.client_data_timeout_secs, 50);
+        assert_eq!(config.dataplane.member_data_timeout_secs, 50);
+        for key in ["client_data_timeout_secs", "member_data_timeout_secs"] {
+            let err = load_in_jail(&format!("[dataplane]\n{key} = 0\n")).unwrap_err();
+            assert!(err.contains(&format!("dataplane.{key}")), "{err}");
+        }
+        let config = load_in_jail("[dataplane]\nclient_data_timeout_secs = 7\n").unwrap();
+        assert_eq!(config.dataplane.client_data_timeout_secs, 7);
+    }
+
+    #[test]
+    fn max_connections_zero_derives_the_cap() {
+        assert_eq!(Config::default().dataplane.max_connections(), None);
+        let config = load_in_jail("[dataplane]\nmax_connections = 12\n").unwrap();
+        assert_eq!(config.dataplane.max_connections(), Some(12));
     }
 }

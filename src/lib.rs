@@ -31,7 +31,9 @@
 //!     504), `member_conns` (kept-alive connections to each member),
 //!     `coalesce` (write coalescing), `balance/` (algorithms),
 //!     `persistence` (cookie and stick table), `member_state` (health and
-//!     load shared with the health checker), `stats` (counters).
+//!     load shared with the health checker), `stats` (counters), `loops`
+//!     (hop token, our own member connections coming back), `memory`
+//!     (allocator trim after bursts).
 //! - `health` — probes, rise/fall, operating status roll-up.
 //! - `app` — wiring only: builds, connects, spawns and stops every part, and
 //!   owns shutdown.
