@@ -257,38 +257,9 @@ pub(crate) fn derived_max_connections(nofile: u64) -> usize {
     usize::try_from(cap.max(1)).unwrap_or(usize::MAX)
 }
 
-/// The soft limit on open descriptors (RLIMIT_NOFILE), read from
-/// `/proc/self/limits`; `None` when unreadable or unlimited.
-pub(crate) fn nofile_soft_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    parse_nofile_soft_limit(&limits)
-}
-
-fn parse_nofile_soft_limit(limits: &str) -> Option<u64> {
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line["Max open files".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_soft_limit_is_read_from_proc_limits() {
-        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
-                      Max processes             63438                63438                processes \n\
-                      Max open files            1024                 524288               files     \n";
-        assert_eq!(parse_nofile_soft_limit(limits), Some(1024));
-        assert_eq!(
-            parse_nofile_soft_limit("Max open files  unlimited unlimited files\n"),
-            None
-        );
-        assert!(nofile_soft_limit().is_some(), "this process has a limit");
-    }
 
     #[test]
     fn the_cap_leaves_a_reserve_and_a_member_descriptor_per_client() {

@@ -237,9 +237,11 @@ impl DataPlane {
             worker.spawn(sweep::sweep(timeouts));
         }
         let max_connections = config.max_connections.unwrap_or_else(|| {
-            listener::nofile_soft_limit().map_or(DEFAULT_MAX_CONNECTIONS, |nofile| {
-                listener::derived_max_connections(nofile)
-            })
+            // Read after `limits::raise_nofile_limit` (app start); 0 = unknown.
+            match crate::limits::nofile_soft_limit() {
+                0 => DEFAULT_MAX_CONNECTIONS,
+                nofile => listener::derived_max_connections(nofile),
+            }
         });
         info!(max_connections, "data plane connection cap");
         let tracker = Arc::new(ConnTracker::default());
