@@ -636,7 +636,7 @@ mod tests {
         assert_eq!(config.dataplane.member_data_timeout_secs, 50);
         for key in ["client_data_timeout_secs", "member_data_timeout_secs"] {
             let err = load_in_jail(&format!("[dataplane]\n{key} = 0\n")).unwrap_err();
-            assert!(err.contains(&format!("dataplane.{key}")), "{err}");
+            assert!(err.contains(&format!("`[dataplane] {key}`")), "{err}");
         }
         let config = load_in_jail("[dataplane]\nclient_data_timeout_secs = 7\n").unwrap();
         assert_eq!(config.dataplane.client_data_timeout_secs, 7);

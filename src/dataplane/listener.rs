@@ -190,7 +190,11 @@ async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
 ) {
-    if matches!(cfg.mode, Mode::Tcp) && shared.ctx.loops.is_own(peer) {
+    // One of our own member connections coming back (see `loops`).
+    let looped = stream
+        .local_addr()
+        .is_ok_and(|local| shared.ctx.loops.is_own(peer, local));
+    if matches!(cfg.mode, Mode::Tcp) && looped {
         // One of our own member connections: the member leads back here.
         // Closing it ends the loop at its first turn. (HTTP answers 508
         // instead: see `http::forward`.)
@@ -219,9 +223,11 @@ async fn serve(
         )),
         Mode::Http => {
             let io = CountingIo::new(stream, shared.counters.clone(), activity.clone());
-            Box::pin(http::serve(shared, io, peer, activity))
+            Box::pin(http::serve(shared, io, peer, looped, activity))
         }
-        Mode::Https(acceptor) => Box::pin(serve_https(shared, acceptor, stream, peer, activity)),
+        Mode::Https(acceptor) => Box::pin(serve_https(
+            shared, acceptor, stream, peer, looped, activity,
+        )),
     };
     protocol.await
 }
@@ -231,12 +237,13 @@ async fn serve_https(
     acceptor: &TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
+    looped: bool,
     activity: Arc<Activity>,
 ) {
     let io = CountingIo::new(stream, shared.counters.clone(), activity.clone());
     let timeout = shared.ctx.config.tls_handshake_timeout;
     match tokio::time::timeout(timeout, acceptor.accept(io)).await {
-        Ok(Ok(tls)) => http::serve(shared, tls, peer, activity).await,
+        Ok(Ok(tls)) => http::serve(shared, tls, peer, looped, activity).await,
         Ok(Err(error)) => debug!(%error, "TLS handshake failed"),
         Err(_) => debug!("TLS handshake timed out"),
     }

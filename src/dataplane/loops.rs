@@ -8,10 +8,14 @@
 //!   processes on the path stay too); a request arriving with our token has
 //!   been through us already and is answered 508 Loop Detected. Members see
 //!   the header: it is what recognises the loop when they pass it back.
-//! - **Own member connections** (TCP and HTTP): the local address of every
-//!   live connection to a member is kept in a lock-free table; an accepted
-//!   connection whose peer is one of them comes from ourselves and is
-//!   closed before it can open the next hop.
+//! - **Own member connections** (TCP and HTTP): the (local, remote) address
+//!   pair of every live connection to a member is kept in a lock-free table;
+//!   an accepted connection whose (peer, local) pair is one of them is that
+//!   very connection coming back to ourselves, and is closed before it can
+//!   open the next hop. The pair, not the local address alone: Linux shares
+//!   an ephemeral port between connections to different destinations, so a
+//!   genuine client on this host may have the same address as one of our
+//!   member connections.
 //!
 //! The table is a fixed array of atomic slots holding a hash of the
 //! address (open addressing, a few probes): a connect costs one CAS, an
@@ -41,7 +45,8 @@ const PROBES: usize = 16;
 pub(crate) struct LoopGuard {
     /// This process' hop token (random, 32 hex digits).
     token: HeaderValue,
-    /// Hashes of the local addresses of live member connections; 0 is free.
+    /// Hashes of the (local, remote) pairs of live member connections; 0 is
+    /// free.
     outgoing: Box<[AtomicU64]>,
     /// Seeded per process, so a client cannot aim at a neighbourhood.
     hasher: std::collections::hash_map::RandomState,
@@ -78,17 +83,18 @@ impl LoopGuard {
         headers.append(HOP_HEADER, self.token.clone());
     }
 
-    /// Whether a connection from `peer` is one of our own member
-    /// connections coming back.
-    pub fn is_own(&self, peer: SocketAddr) -> bool {
-        let key = self.key(peer);
+    /// Whether a connection accepted on `local` from `peer` is one of our
+    /// own member connections coming back.
+    pub fn is_own(&self, peer: SocketAddr, local: SocketAddr) -> bool {
+        let key = self.key(peer, local);
         self.probe(key)
             .any(|slot| self.outgoing[slot].load(Ordering::Acquire) == key)
     }
 
-    /// Record a member connection from `local` until the guard is dropped.
-    pub fn outgoing(self: &Arc<Self>, local: SocketAddr) -> Outgoing {
-        let key = self.key(local);
+    /// Record a member connection from `local` to `remote` until the guard
+    /// is dropped.
+    pub fn outgoing(self: &Arc<Self>, local: SocketAddr, remote: SocketAddr) -> Outgoing {
+        let key = self.key(local, remote);
         let slot = self.probe(key).find(|slot| {
             self.outgoing[*slot]
                 .compare_exchange(0, key, Ordering::AcqRel, Ordering::Relaxed)
@@ -100,9 +106,9 @@ impl LoopGuard {
         }
     }
 
-    fn key(&self, address: SocketAddr) -> u64 {
+    fn key(&self, from: SocketAddr, to: SocketAddr) -> u64 {
         let mut h = self.hasher.build_hasher();
-        std::hash::Hash::hash(&address, &mut h);
+        std::hash::Hash::hash(&(from, to), &mut h);
         // 0 marks a free slot.
         h.finish().max(1)
     }
@@ -133,26 +139,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_address_is_own_while_its_connection_lives() {
+    fn an_address_pair_is_own_while_its_connection_lives() {
         let guard = Arc::new(LoopGuard::new(4));
         let a: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:40001".parse().unwrap();
-        assert!(!guard.is_own(a));
-        let held = guard.outgoing(a);
-        assert!(guard.is_own(a));
-        assert!(!guard.is_own(b));
+        let vip: SocketAddr = "127.77.0.1:80".parse().unwrap();
+        let member: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert!(!guard.is_own(a, vip));
+        let held = guard.outgoing(a, vip);
+        assert!(guard.is_own(a, vip));
+        assert!(!guard.is_own(b, vip));
         drop(held);
-        assert!(!guard.is_own(a));
+        assert!(!guard.is_own(a, vip));
+        // A client that shares the port of a connection to a member (Linux
+        // reuses ephemeral ports across destinations) is not a loop.
+        let _to_member = guard.outgoing(a, member);
+        assert!(!guard.is_own(a, vip));
     }
 
     #[test]
     fn many_connections_fill_the_table_without_losing_any() {
         let guard = Arc::new(LoopGuard::new(100));
+        let vip: SocketAddr = "127.77.0.1:80".parse().unwrap();
         let held: Vec<_> = (0..20u16)
-            .map(|p| guard.outgoing(SocketAddr::from(([127, 0, 0, 1], 30000 + p))))
+            .map(|p| guard.outgoing(SocketAddr::from(([127, 0, 0, 1], 30000 + p)), vip))
             .collect();
         assert!(held.iter().all(|o| o.slot.is_some()));
-        assert!((0..20u16).all(|p| guard.is_own(SocketAddr::from(([127, 0, 0, 1], 30000 + p)))));
+        assert!(
+            (0..20u16).all(|p| guard.is_own(SocketAddr::from(([127, 0, 0, 1], 30000 + p)), vip))
+        );
     }
 
     #[test]

@@ -269,7 +269,7 @@ where
 }
 
 /// Connect to a member with a timeout and TCP_NODELAY; the connection's
-/// local address is known to `loops` (see `loops`) until the returned
+/// address pair is known to `loops` (see `loops`) until the returned
 /// guard is dropped.
 pub async fn connect_tcp(
     address: SocketAddr,
@@ -296,6 +296,7 @@ pub async fn connect_tcp(
             .local_addr()?
             .as_socket()
             .ok_or_else(|| io::Error::other("a TCP socket has an IP address"))?,
+        address,
     );
     let stream = TcpStream::from_std(socket.into())?;
     tokio::time::timeout(timeout, stream.writable())

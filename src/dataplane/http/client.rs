@@ -114,13 +114,13 @@ pub(crate) async fn serve<S>(
     shared: Arc<ListenerShared>,
     io: S,
     peer: SocketAddr,
+    looped: bool,
     activity: Arc<Activity>,
 ) where
     S: AsyncRead + AsyncWrite + Park + Unpin + Send + 'static,
 {
-    // One of our own member connections coming back: every request on it
-    // is answered 508 (see `loops`).
-    let looped = shared.ctx.loops.is_own(peer);
+    // `looped`: one of our own member connections coming back; every
+    // request on it is answered 508 (see `loops`).
     let client = Arc::new(ClientConn {
         shared,
         peer: Peer::new(peer, looped),
