@@ -13,6 +13,7 @@ pub use member::http_member;
 #[allow(unused_imports)]
 pub use wait::wait_until;
 pub mod clients;
+pub mod v2;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -183,6 +183,12 @@ fn retries(field: &str, v: Option<Int>) -> ApiResult<Option<i64>> {
         .transpose()
 }
 
+/// A monitor's `operating_status`: Ballast keeps none per monitor, so an
+/// enabled one is ONLINE and a disabled one OFFLINE.
+pub fn operating_status(h: &HealthMonitor) -> &'static str {
+    if h.enabled { "ONLINE" } else { "OFFLINE" }
+}
+
 /// A monitor as Octavia's `HealthMonitorResponse` shows it.
 fn body(h: &HealthMonitor, project: &str) -> Value {
     let http = is_http(h.kind);
@@ -201,7 +207,7 @@ fn body(h: &HealthMonitor, project: &str) -> Value {
         "project_id": project,
         "pools": id_list([h.pool_id]),
         "provisioning_status": h.provisioning_status,
-        "operating_status": if h.enabled { "ONLINE" } else { "OFFLINE" },
+        "operating_status": operating_status(h),
         "created_at": timestamp(h.created_at),
         "updated_at": timestamp_opt(h.updated_at),
         "tags": h.tags,
