@@ -89,10 +89,10 @@ impl ApiState {
         if self.ready.load(std::sync::atomic::Ordering::Acquire) {
             Ok(())
         } else {
-            Err(ApiError {
-                status: rocket::http::Status::ServiceUnavailable,
-                message: "Ballast is starting: the start-up reconcile is not finished".into(),
-            })
+            Err(ApiError::new(
+                rocket::http::Status::ServiceUnavailable,
+                "Ballast is starting: the start-up reconcile is not finished",
+            ))
         }
     }
 }

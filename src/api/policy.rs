@@ -179,12 +179,10 @@ impl ApiPolicy {
             || headers.contains("Content-Type");
         if write && has_body && !req.content_type().is_some_and(|ct| ct.is_json()) {
             let given = headers.get_one("Content-Type").unwrap_or("none");
-            return Some(Intercepted::Refused(ApiError {
-                status: Status::UnsupportedMediaType,
-                message: format!(
-                    "Content-Type: a request body must be application/json (got {given})"
-                ),
-            }));
+            return Some(Intercepted::Refused(ApiError::new(
+                Status::UnsupportedMediaType,
+                format!("Content-Type: a request body must be application/json (got {given})"),
+            )));
         }
         None
     }
