@@ -53,12 +53,15 @@ fn steps() -> Migrations<'static> {
         M::up(include_str!("../../schema.sql")),
         M::up(JOB_KIND_CHECK),
         M::up(include_str!("migrations/v2.sql")).foreign_key_check(),
+        // Step 4: the events feed (a new table; the integrator may renumber
+        // it after steps other branches add).
+        M::up(include_str!("migrations/events.sql")).foreign_key_check(),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    3
+    4
 }
 
 /// The `user_version` of an open database.
