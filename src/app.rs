@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 use crate::api::{self, ApiState};
 use crate::config::{Config, NetworkConfig, NetworkDriverKind};
 use crate::controller::Controller;
+use crate::controller::history::TrafficHistory;
 use crate::dataplane::{DataPlane, DataPlaneConfig, MemberStates};
 use crate::health::HealthChecker;
 use crate::metrics::Metrics;
@@ -164,6 +165,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Arc::clone(&metrics),
         Arc::clone(&health),
     ));
+    let history = Arc::new(TrafficHistory::new(Duration::from_secs(
+        config.housekeeping.traffic_sample_interval_secs,
+    )));
     let ready = Arc::new(AtomicBool::new(false));
     let policy = Arc::new(api::policy::ApiPolicy::new(&config.api));
     let api_addr = api_listener.local_addr()?;
@@ -177,6 +181,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         kick,
         ready: Arc::clone(&ready),
         metrics,
+        health: Arc::clone(&health),
+        history: Arc::clone(&history),
         default_project_id: config.api.default_project_id.clone(),
         policy: Arc::clone(&policy),
     };
@@ -271,6 +277,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 Duration::from_secs(housekeeping.stats_persist_interval_secs),
                 shutdown.clone(),
             ));
+            background.spawn(
+                Arc::clone(&controller).sample_traffic(Arc::clone(&history), shutdown.clone()),
+            );
             background.spawn(
                 Arc::clone(&controller)
                     .purge_every(housekeeping.purge_deleted_after_secs, shutdown.clone()),

@@ -152,6 +152,9 @@ pub struct HousekeepingConfig {
     pub purge_deleted_after_secs: u64,
     /// Listener counters are persisted at least this often (seconds).
     pub stats_persist_interval_secs: u64,
+    /// The web UI's traffic graphs sample every listener this often
+    /// (seconds, at least 1); an hour of samples is kept in memory.
+    pub traffic_sample_interval_secs: u64,
 }
 
 /// `[dataplane]`.
@@ -253,6 +256,7 @@ impl Default for HousekeepingConfig {
         Self {
             purge_deleted_after_secs: 24 * 3600,
             stats_persist_interval_secs: 5,
+            traffic_sample_interval_secs: 5,
         }
     }
 }
@@ -380,6 +384,12 @@ impl Config {
         if self.housekeeping.stats_persist_interval_secs == 0 {
             return Err(invalid(
                 "housekeeping.stats_persist_interval_secs".into(),
+                "must be at least 1",
+            ));
+        }
+        if self.housekeeping.traffic_sample_interval_secs == 0 {
+            return Err(invalid(
+                "housekeeping.traffic_sample_interval_secs".into(),
                 "must be at least 1",
             ));
         }

@@ -273,6 +273,10 @@ async fn an_http_client_that_never_reads_its_response_is_closed_after_the_client
         .await
         .unwrap();
     let since = Instant::now();
+    // Counted first, so the wait below cannot pass before the accept.
+    wait_until(DEADLINE, "the client connection is counted", || {
+        dp.listener_stats(l.id).unwrap().active_connections == 1
+    });
     // The client never reads: the proxy's writes stall once the socket
     // buffers are full, and the connection is closed.
     wait_until(DEADLINE, "the stalled client connection is closed", || {

@@ -74,6 +74,7 @@ fn downgrade_to_step_3(db: &std::path::Path, keyed: &str) {
          UPDATE ports SET network_id = '{legacy}' WHERE network_id = '{keyed}';
          DROP TABLE installation;
          DROP TABLE legacy_network_ids;
+         DROP TABLE IF EXISTS events; -- step 5, after keyed ids
          PRAGMA user_version = 3;
          COMMIT;"
     ))

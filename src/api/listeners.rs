@@ -10,6 +10,7 @@ use super::guards::{Body, Patch, path_id};
 use super::lookup::{listener, load_balancer};
 use super::policy::ApiPolicy;
 use super::{ApiState, lock_update, validate};
+use crate::all_valid;
 use crate::model::{
     CertificateId, JobKind, ListenerId, ListenerStats, LoadBalancerId, OperatingStatus, Protocol,
     ProvisioningStatus, protocols_compatible,
@@ -119,24 +120,19 @@ async fn create(
 ) -> ApiResult<(Status, Json<Listener>)> {
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     let req = body.into_inner()?;
-    let id: Option<ListenerId> = validate::id("id", req.id)?;
-    let protocol: Protocol = validate::choice(
-        "protocol",
-        req.protocol
-            .as_deref()
-            .ok_or_else(|| ApiError::field("protocol", "is required"))?,
+    let (id, protocol, port, connection_limit, cert, tenant_id, name, description) = all_valid!(
+        id = validate::id::<ListenerId>("id", req.id),
+        protocol = validate::required("protocol", req.protocol.as_deref())
+            .and_then(|p| validate::choice::<Protocol>("protocol", p)),
+        port = validate::required("protocol_port", req.protocol_port)
+            .and_then(|p| validate::port("protocol_port", p)),
+        connection_limit = validate::connection_limit(req.connection_limit),
+        cert =
+            validate::id::<CertificateId>("default_tls_container_id", req.default_tls_container_id),
+        tenant_id = validate::text("tenant_id", req.tenant_id),
+        name = validate::text("name", req.name),
+        description = validate::text("description", req.description),
     )?;
-    let port = validate::port(
-        "protocol_port",
-        req.protocol_port
-            .ok_or_else(|| ApiError::field("protocol_port", "is required"))?,
-    )?;
-    let connection_limit = validate::connection_limit(req.connection_limit)?;
-    let cert: Option<CertificateId> =
-        validate::id("default_tls_container_id", req.default_tls_container_id)?;
-    let tenant_id = validate::text("tenant_id", req.tenant_id)?;
-    let name = validate::text("name", req.name)?;
-    let description = validate::text("description", req.description)?;
     let listener = state
         .write(move |tx| {
             // An unknown load balancer is a 404 before any body check.
@@ -186,29 +182,27 @@ async fn update(
 ) -> ApiResult<(Status, Json<Listener>)> {
     let (lb, id) = ids(lb, id)?;
     let req = body.into_inner()?;
-    let protocol: Option<Protocol> = req
-        .protocol
-        .as_deref()
-        .map(|p| validate::choice("protocol", p))
-        .transpose()?;
-    let port = req
-        .protocol_port
-        .map(|p| validate::port("protocol_port", p))
-        .transpose()?;
-    let connection_limit = match req.connection_limit {
-        Patch::Absent => None,
-        Patch::Null => Some(None),
-        Patch::Value(v) => Some(validate::connection_limit(Some(v))?),
-    };
-    let cert: Patch<CertificateId> = match req.default_tls_container_id {
-        Patch::Value(v) => Patch::Value(
-            validate::id("default_tls_container_id", Some(v))?.expect("value was given"),
-        ),
-        Patch::Null => Patch::Null,
-        Patch::Absent => Patch::Absent,
-    };
-    let name = req.name.map_text("name")?;
-    let description = req.description.map_text("description")?;
+    let (protocol, port, connection_limit, cert, name, description) = all_valid!(
+        protocol = validate::optional(req.protocol.as_deref(), |p| {
+            validate::choice::<Protocol>("protocol", p)
+        }),
+        port = validate::optional(req.protocol_port, |p| validate::port("protocol_port", p)),
+        connection_limit = match req.connection_limit {
+            Patch::Absent => Ok(None),
+            Patch::Null => Ok(Some(None)),
+            Patch::Value(v) => validate::connection_limit(Some(v)).map(Some),
+        },
+        cert = match req.default_tls_container_id {
+            Patch::Value(v) => v
+                .parse::<CertificateId>()
+                .map(Patch::Value)
+                .map_err(|_| ApiError::field("default_tls_container_id", "must be a UUID")),
+            Patch::Null => Ok(Patch::Null),
+            Patch::Absent => Ok(Patch::Absent),
+        },
+        name = req.name.map_text("name"),
+        description = req.description.map_text("description"),
+    )?;
     let listener = state
         .write(move |tx| {
             let mut l = listener(tx, lb, id)?;

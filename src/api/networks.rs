@@ -83,18 +83,19 @@ async fn create_port(
                 .map_err(|_| ApiError::field("ip_address", "must be an IP address"))
         })
         .transpose()?;
-    let cidr = state
+    let network = state
         .network
         .get_network(network_id)
         .ok_or_else(|| ApiError::field("network_id", format!("network {network_id} not found")))?
-        .cidr;
+        .clone();
     let port = state
         .write(move |tx| {
             let id = id.unwrap_or_default();
             if ports::get(tx, id)?.is_some() {
                 return Err(ApiError::conflict(format!("port {id} already exists")));
             }
-            let ip_address = ports::allocate_address(tx, network_id, cidr, ip)?;
+            let ip_address =
+                ports::allocate_address(tx, network_id, &network.name, network.cidr, ip)?;
             let port = Port {
                 id,
                 network_id,

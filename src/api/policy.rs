@@ -185,10 +185,10 @@ impl ApiPolicy {
     fn judge(&self, req: &Request<'_>) -> Option<Intercepted> {
         let headers = req.headers();
         if !self.is_front_token(headers.get_one(FRONT_HEADER)) {
-            return Some(Intercepted::Refused(ApiError {
-                status: Status::Forbidden,
-                message: "requests reach the API through its public socket only".into(),
-            }));
+            return Some(Intercepted::Refused(ApiError::new(
+                Status::Forbidden,
+                "requests reach the API through its public socket only",
+            )));
         }
         // HTTP/1.0 may omit Host; a browser never does.
         if let Some(host) = headers.get_one("Host")
@@ -217,12 +217,10 @@ impl ApiPolicy {
             || headers.contains("Content-Type");
         if write && has_body && !req.content_type().is_some_and(|ct| ct.is_json()) {
             let given = headers.get_one("Content-Type").unwrap_or("none");
-            return Some(Intercepted::Refused(ApiError {
-                status: Status::UnsupportedMediaType,
-                message: format!(
-                    "Content-Type: a request body must be application/json (got {given})"
-                ),
-            }));
+            return Some(Intercepted::Refused(ApiError::new(
+                Status::UnsupportedMediaType,
+                format!("Content-Type: a request body must be application/json (got {given})"),
+            )));
         }
         None
     }

@@ -61,12 +61,14 @@ fn steps() -> Migrations<'static> {
             super::installation::STEP_SQL,
             super::installation::record_installation,
         ),
+        // Step 5: the events feed (a new table).
+        M::up(include_str!("migrations/events.sql")).foreign_key_check(),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    4
+    5
 }
 
 /// The `user_version` of an open database.

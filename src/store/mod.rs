@@ -6,6 +6,7 @@
 //! go through [`Store::run`], which moves the work onto the blocking pool.
 
 pub mod certificates;
+pub mod events;
 pub mod health_monitors;
 pub mod installation;
 pub mod jobs;

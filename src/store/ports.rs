@@ -99,10 +99,12 @@ pub fn delete(conn: &Connection, id: PortId) -> Result<()> {
 }
 
 /// Reserve an address on `network` (`cidr`): `requested` if it is a free host
-/// address of the CIDR, else the next free host address.
+/// address of the CIDR, else the next free host address. Messages name the
+/// network as people know it: `name` and CIDR, not its id.
 pub fn allocate_address(
     conn: &Connection,
     network: NetworkId,
+    name: &str,
     cidr: IpNet,
     requested: Option<IpAddr>,
 ) -> Result<IpAddr> {
@@ -117,13 +119,13 @@ pub fn allocate_address(
             if !is_host {
                 return Err(StoreError::invalid(
                     "ip_address",
-                    format!("{ip} is not a host address of network {network} ({cidr})"),
+                    format!("{ip} is not a host address of network {name} ({cidr})"),
                 ));
             }
             if taken.contains(&ip) {
                 return Err(StoreError::conflict(
                     "port",
-                    format!("ip_address {ip} is already in use on network {network}"),
+                    format!("{ip} is already in use on network {name} ({cidr})"),
                 ));
             }
             Ok(ip)
@@ -131,7 +133,7 @@ pub fn allocate_address(
         None => cidr.hosts().find(|h| !taken.contains(h)).ok_or_else(|| {
             StoreError::conflict(
                 "port",
-                format!("network {network} ({cidr}) has no free address"),
+                format!("network {name} ({cidr}) has no free address"),
             )
         }),
     }

@@ -329,6 +329,7 @@ async fn create(state: &State<ApiState>, req: Body<Value>) -> ApiResult<(Status,
             enabled: req.admin_state_up,
         },
         &mut h,
+        Vec::new(),
     )?;
     let project_given = req.project_id;
     let default = state.default_project_id.clone();
@@ -427,7 +428,7 @@ fn apply_update(req: UpdateMonitor, h: &mut HealthMonitor) -> ApiResult<()> {
         Patch::Null => h.tags = Vec::new(),
         Patch::Value(t) => h.tags = tags(Some(t))?,
     }
-    apply(v1, h)
+    apply(v1, h, Vec::new())
 }
 
 #[put("/lbaas/healthmonitors/<id>", data = "<req>")]

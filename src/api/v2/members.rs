@@ -162,10 +162,10 @@ impl CreateMember {
             Some(raw) => match raw.parse::<SubnetId>() {
                 Ok(id) if subnets.contains(&id) => Some(id.to_string()),
                 _ => {
-                    return Err(ApiError {
-                        status: Status::NotFound,
-                        message: format!("Subnet {raw} not found."),
-                    });
+                    return Err(ApiError::new(
+                        Status::NotFound,
+                        format!("Subnet {raw} not found."),
+                    ));
                 }
             },
         };
