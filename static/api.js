@@ -1,5 +1,6 @@
-// Thin client of Ballast's public /v1 API. Every failure becomes an ApiError
-// carrying the API's faultstring (or a network message), never a raw throw.
+// Thin client of Ballast's public API (/v1, the v2 look-ups and /v3 sign-in).
+// Every failure becomes an ApiError carrying the API's faultstring (or a
+// network message), never a raw throw.
 
 /** An error from the API (status >= 400) or from the network (status 0). */
 export class ApiError extends Error {
@@ -12,6 +13,7 @@ export class ApiError extends Error {
   }
   get isNetwork() { return this.status === 0; }
   get isNotFound() { return this.status === 404; }
+  get isUnauthorized() { return this.status === 401; }
 }
 
 const listeners = new Set();
@@ -24,6 +26,16 @@ function setOnline(online) {
   for (const fn of listeners) fn(online);
 }
 
+// The session's token (`[auth] mode = "local"`): sent as X-Auth-Token on
+// every call while set. A 401 answer means it is missing, expired or
+// revoked; the one handler (the app's) then asks the user to sign in again.
+let authToken = null;
+let onUnauthorizedFn = null;
+/** Sets (or with null, clears) the token every request carries. */
+export function setToken(token) { authToken = token || null; }
+/** Registers the handler of a 401 answer: fn(error). */
+export function onUnauthorized(fn) { onUnauthorizedFn = fn; }
+
 /** Performs one request under /v1; resolves to the parsed JSON body (or null). */
 export function request(method, path, body) {
   return requestAt(method, '/v1' + path, body);
@@ -31,7 +43,19 @@ export function request(method, path, body) {
 
 /** Performs one request on any API path (the v2 look-ups). */
 export async function requestAt(method, url, body) {
-  const init = { method, headers: { Accept: 'application/json' } };
+  return (await exchange(method, url, body)).data;
+}
+
+/**
+ * Performs one request; resolves to {data, headers}. Options: `headers`
+ * (extra request headers), `token` (send this token instead of the
+ * session's; null sends none), `quiet401` (a 401 is the caller's to
+ * handle, not a reason to sign in again: the login itself).
+ */
+export async function exchange(method, url, body, options = {}) {
+  const init = { method, headers: { Accept: 'application/json', ...(options.headers || {}) } };
+  const token = options.token === undefined ? authToken : options.token;
+  if (token) init.headers['X-Auth-Token'] = token;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -53,9 +77,13 @@ export async function requestAt(method, url, body) {
     const message = data && typeof data.faultstring === 'string' && data.faultstring
       ? data.faultstring
       : `The API answered ${response.status} ${response.statusText || ''}`.trim() + '.';
-    throw new ApiError(response.status, message, data && data.faultcode, data && data.errors);
+    const err = new ApiError(response.status, message, data && data.faultcode, data && data.errors);
+    // A 401 for a token no longer in use (sent before a sign-in) says
+    // nothing about the current one.
+    if (err.isUnauthorized && !options.quiet401 && token === authToken && onUnauthorizedFn) onUnauthorizedFn(err);
+    throw err;
   }
-  return data;
+  return { data, headers: response.headers };
 }
 
 export const get = (path) => request('GET', path);

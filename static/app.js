@@ -1,8 +1,10 @@
-// Entry point: the hash router, the connection indicator and the two screens
-// (load balancer list, load balancer page). Each screen polls the API while it
-// is shown: quickly while something is PENDING_*, every few seconds otherwise.
+// Entry point: the hash router, the connection indicator, the session box
+// and the screens (load balancer list, load balancer page, and sign-in when
+// the API answers 401). Each screen polls the API while it is shown:
+// quickly while something is PENDING_*, every few seconds otherwise.
 import * as api from './api.js';
-import { h, closeDialogs, errorPanel } from './dom.js';
+import * as auth from './auth.js';
+import { h, closeDialogs, errorPanel, toast } from './dom.js';
 import { ListView } from './list.js';
 import { LoadBalancerView } from './lb.js';
 
@@ -48,8 +50,21 @@ export const shell = {
 
 let current = null;
 let lastKey = null;
+/** Set while the API refuses us (401): every route shows the sign-in page. */
+let signIn = null;
 
 function route() {
+  if (signIn) {
+    // The hash stays as it is, so signing in lands where the user was.
+    if (current instanceof auth.SignInView) return;
+    closeDialogs();
+    if (current) current.stop();
+    shell.clearConnectionProblem();
+    lastKey = null;
+    current = new auth.SignInView(shell, { notice: signIn.notice, onSignedIn: signedIn });
+    current.start();
+    return;
+  }
   const r = parseRoute(location.hash);
   const key = r.name === 'lb' ? `lb:${r.params.id}` : r.name;
   // A listener anchor within the same load balancer only scrolls.
@@ -86,6 +101,52 @@ api.onConnectivity((online) => {
   conn.querySelector('.conn-text').textContent = online ? 'Connected' : 'Offline';
 });
 
+/** Shows the sign-in page in place of the current screen, saying why. */
+function requireSignIn(notice) {
+  auth.forget();
+  drawSession();
+  if (signIn) return;
+  signIn = { notice };
+  route();
+}
+
+function signedIn() {
+  signIn = null;
+  drawSession();
+  route();
+}
+
+/** Draws the current screen again from scratch (an admin's project view changed). */
+function reload() {
+  lastKey = null;
+  if (current) current.stop();
+  current = null;
+  route();
+}
+
+function drawSession() {
+  auth.renderSession({
+    onViewChange: reload,
+    onSignOut: (warning) => {
+      if (warning) toast(warning, 'bad');
+      requireSignIn('You have signed out.');
+    },
+  });
+}
+
+// Any 401 (no token, or one that expired or was revoked) asks to sign in;
+// with `[auth] mode = "none"` none ever comes.
+api.onUnauthorized(() => requireSignIn(auth.session.signedIn
+  ? 'Your session has ended (the token expired or was revoked). Sign in again.'
+  : null));
+// A token kept while the API was unreachable is checked once it answers.
+api.onConnectivity(async (online) => {
+  if (online && auth.session.signedIn && !auth.session.user) {
+    await auth.resume();
+    drawSession();
+  }
+});
+
 window.addEventListener('hashchange', route);
 window.addEventListener('error', (event) => {
   // A bug must never leave a blank page: show it, with a way out.
@@ -93,4 +154,6 @@ window.addEventListener('error', (event) => {
     main.replaceChildren(errorPanel('Something went wrong', event.error || event.message, () => location.reload()));
   }
 });
+await auth.resume();
+drawSession();
 route();

@@ -100,10 +100,24 @@ const projectField = {
   help: 'The project (tenant) it belongs to; its listeners, pools and members inherit it.', check: maxText,
 };
 
-export function loadBalancerFields(networks, editing) {
+/**
+ * The project field of a new load balancer. `projects`: undefined without
+ * identity (any text); [[id, name]] of the projects an admin may pick; an
+ * empty list for anyone else, whose token's project the API applies.
+ */
+function projectFieldFor(projects) {
+  if (projects === undefined) return [projectField];
+  if (!projects.length) return [];
+  return [{
+    name: 'tenant_id', label: 'Project', type: 'select', width: 'half', options: projects,
+    help: 'The project it belongs to; its listeners, pools and members inherit it.', api: ['project_id'],
+  }];
+}
+
+export function loadBalancerFields(networks, editing, projects) {
   const fields = [...nameFields];
   if (!editing) {
-    fields.push(projectField,
+    fields.push(...projectFieldFor(projects),
       {
         name: 'network_id', label: 'Network', type: 'select',
         options: networks.map((n) => [n.id, `${n.name} — ${n.cidr}`]),

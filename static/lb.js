@@ -3,6 +3,7 @@
 // each member's last probe and the cause of its status, and every create,
 // edit and delete form.
 import * as api from './api.js';
+import { projectName } from './auth.js';
 import { pruneCharts, trafficChart } from './charts.js';
 import { h, badge, confirmDelete, formatBytes, formatCount, isPending, openForm, toast } from './dom.js';
 import * as forms from './forms.js';
@@ -615,8 +616,10 @@ function withoutPool(listener) {
     : 'It accepts connections and closes them at once until it has a pool with members.';
 }
 
-/** A project id, or "none" for an object made without one. */
+/** A project: its name when the session knows it, else its id; "none" for an object made without one. */
 function projectText(project) {
+  const name = projectName(project);
+  if (name) return h('span', { title: project }, name);
   return project ? h('code', { class: 'id', title: project }, project.length > 16 ? `${project.slice(0, 16)}…` : project)
     : h('span', { class: 'muted' }, 'none');
 }

@@ -1,6 +1,8 @@
 // The load balancer list: every load balancer with its VIP, statuses and
-// listener count, and the create form.
+// listener count, and the create form. An admin's project view narrows the
+// list to one project and makes it the default of new load balancers.
 import * as api from './api.js';
+import * as auth from './auth.js';
 import { h, badge, isPending, openForm, shortId, toast } from './dom.js';
 import { loadBalancerCreate, loadBalancerFields } from './forms.js';
 import { PollingView } from './view.js';
@@ -17,11 +19,15 @@ export class ListView extends PollingView {
   }
 
   async load() {
-    const [lbs, networks] = await Promise.all([
+    let [lbs, networks] = await Promise.all([
       api.get(api.paths.lbs()),
       this.networks ? Promise.resolve(this.networks) : api.get(api.paths.networks()).catch(() => null),
     ]);
     this.networks = networks;
+    // An admin's token sees every project; the view keeps one. (v1 bodies
+    // carry the project as tenant_id, the column v2's project_id shows.)
+    const view = auth.session.view;
+    if (view) lbs = lbs.filter((lb) => lb.tenant_id === view);
     const live = lbs.filter((lb) => lb.provisioning_status !== 'DELETED');
     const counts = await Promise.all(live.map((lb) => api.get(api.paths.listeners(lb.id))
       .then((ls) => ls.length).catch(() => null)));
@@ -50,7 +56,8 @@ export class ListView extends PollingView {
       h('div', {},
         h('h1', {}, 'Load balancers'),
         h('p', { class: 'page-sub' }, `${this.lbs.length - deleted.length} load balancer${this.lbs.length - deleted.length === 1 ? '' : 's'}`,
-          deleted.length ? ` · ${deleted.length} deleted` : '')),
+          deleted.length ? ` · ${deleted.length} deleted` : '',
+          auth.session.view ? ` · project ${auth.projectName(auth.session.view) || auth.session.view}` : '')),
       h('div', { class: 'page-actions' },
         deleted.length ? h('label', { class: 'toggle' },
           (() => {
@@ -102,8 +109,8 @@ export class ListView extends PollingView {
     openForm({
       title: 'Create load balancer',
       intro: networks.length ? null : 'Could not load the host networks; the VIP needs one. Close this form and retry.',
-      fields: loadBalancerFields(networks, false),
-      values: { network_id: networks[0] && networks[0].id, enabled: true },
+      fields: loadBalancerFields(networks, false, auth.projectChoices()),
+      values: { network_id: networks[0] && networks[0].id, enabled: true, tenant_id: auth.defaultProject() },
       submitLabel: 'Create',
       id: 'form-lb',
       onSubmit: async (values) => {
