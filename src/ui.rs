@@ -9,7 +9,7 @@
 //! API.
 //!
 //! This module owns no API route and must never answer under `/v1/` (nor
-//! `/healthz`, `/readyz`, `/metrics`): its catch-all route forwards those with
+//! `/v2`, `/v3`, `/healthz`, `/readyz`, `/metrics`): its catch-all route forwards those with
 //! 404 so the API's JSON catcher answers. Any other unknown path serves
 //! `index.html`, so the app can route it.
 
@@ -34,7 +34,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      base-uri 'none'; form-action 'self'";
 
 /// First path segments that belong to the API server, never to the UI.
-const RESERVED_PREFIXES: [&str; 6] = ["v1", "v2", "v2.0", "healthz", "readyz", "metrics"];
+const RESERVED_PREFIXES: [&str; 7] = ["v1", "v2", "v2.0", "v3", "healthz", "readyz", "metrics"];
 
 /// The UI's routes, to be mounted at `/`: `GET /` and `GET /<path..>`.
 ///

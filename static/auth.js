@@ -178,7 +178,10 @@ export function renderSession({ onViewChange, onSignOut }) {
     box.hidden = true;
     return;
   }
-  let project;
+  const project = h('div', { class: 'session-item', dataset: { session: 'project' } },
+    h('span', { class: 'session-label' }, 'Project'),
+    h('span', { class: 'session-value' }, (session.project && session.project.name) || 'none'));
+  let view = null;
   if (session.isAdmin && session.projects && session.projects.length) {
     const select = h('select', { id: 'project-view', class: 'session-select' },
       h('option', { value: '' }, 'All projects'),
@@ -189,11 +192,7 @@ export function renderSession({ onViewChange, onSignOut }) {
       stored.set(VIEW_KEY, session.view);
       onViewChange();
     });
-    project = h('div', { class: 'session-item' }, h('label', { for: 'project-view', class: 'session-label' }, 'Project view'), select);
-  } else {
-    project = h('div', { class: 'session-item', dataset: { session: 'project' } },
-      h('span', { class: 'session-label' }, 'Project'),
-      h('span', { class: 'session-value' }, (session.project && session.project.name) || 'none'));
+    view = h('div', { class: 'session-item' }, h('label', { for: 'project-view', class: 'session-label' }, 'Project view'), select);
   }
   const role = ['admin', 'member', 'reader'].find((r) => session.roles.includes(r)) || null;
   const user = h('div', {
@@ -208,7 +207,7 @@ export function renderSession({ onViewChange, onSignOut }) {
     out.disabled = true;
     onSignOut(await signOut());
   });
-  box.replaceChildren(project, user, out);
+  box.replaceChildren(...[project, view, user, out].filter(Boolean));
   box.hidden = false;
 }
 

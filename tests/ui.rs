@@ -121,6 +121,7 @@ fn unknown_api_paths_stay_json_404s() {
         "/healthz/x",
         "/metrics/x",
         "/v1",
+        "/v3/nope",
     ] {
         let response = client.get(path).dispatch();
         assert_eq!(response.status(), Status::NotFound, "{path}");
@@ -158,11 +159,15 @@ fn the_whole_ui_stays_well_under_200_kib() {
 
 mod common;
 
-/// The browser test: the real `ballast serve` on a free port with a temp data
-/// dir, driven through its web UI by headless Chromium (playwright-core).
-/// Screenshots land in `target/ui-screenshots/`.
-#[test]
-fn the_web_ui_manages_a_load_balancer_in_a_real_browser() {
+/// Runs the browser scenario `script` of `tests/ui/` against `ballast`
+/// (with `env` set) and asserts it passed and took the `screenshots` (of
+/// `target/ui-screenshots/`).
+fn run_scenario(
+    ballast: &common::Ballast,
+    script: &str,
+    env: &[(&str, &str)],
+    screenshots: &[&str],
+) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let suite = root.join("tests").join("ui");
     if !suite.join("node_modules").join("playwright-core").is_dir() {
@@ -183,26 +188,20 @@ fn the_web_ui_manages_a_load_balancer_in_a_real_browser() {
         std::path::Path::new("/usr/bin/chromium").exists(),
         "FAIL: the browser test needs Debian's chromium: apt-get install -y chromium"
     );
-    // Traffic samples every second, so the graphs move within the test.
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let options = common::Options {
-        extra_toml: "\n[housekeeping]\ntraffic_sample_interval_secs = 1\n".into(),
-        ..common::Options::default()
-    };
-    let ballast = common::Ballast::start_in(tmp.path(), &common::fresh_cidr(), options);
     let base = format!("http://{}", ballast.api);
     let shots = root.join("target").join("ui-screenshots");
     let output = std::process::Command::new("node")
-        .arg(suite.join("ui.test.mjs"))
+        .arg(suite.join(script))
         .arg(&base)
         .arg(&shots)
+        .envs(env.iter().copied())
         .current_dir(root)
         .output()
         .expect("FAIL: cannot run `node` (install Node.js 18 or later)");
     let log = ballast.log.lock().map(|l| l.join("\n")).unwrap_or_default();
     assert!(
         output.status.success(),
-        "the browser test failed ({}).\n--- node stdout ---\n{}\n--- node stderr ---\n{}\n--- ballast log ---\n{}",
+        "the browser test {script} failed ({}).\n--- node stdout ---\n{}\n--- node stderr ---\n{}\n--- ballast log ---\n{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
@@ -210,15 +209,35 @@ fn the_web_ui_manages_a_load_balancer_in_a_real_browser() {
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("all steps passed"), "{stdout}");
-    for name in [
-        "01-list-empty",
-        "02-list",
-        "04-lb-page",
-        "06-lb-page-phone",
-        "09-graphs",
-        "10-member-cause",
-    ] {
+    for name in screenshots {
         let png = shots.join(format!("{name}.png"));
         assert!(png.is_file(), "screenshot {} was taken", png.display());
     }
+}
+
+/// The browser test: the real `ballast serve` on a free port with a temp data
+/// dir, driven through its web UI by headless Chromium (playwright-core).
+/// Screenshots land in `target/ui-screenshots/`.
+#[test]
+fn the_web_ui_manages_a_load_balancer_in_a_real_browser() {
+    // Traffic samples every second, so the graphs move within the test.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let options = common::Options {
+        extra_toml: "\n[housekeeping]\ntraffic_sample_interval_secs = 1\n".into(),
+        ..common::Options::default()
+    };
+    let ballast = common::Ballast::start_in(tmp.path(), &common::fresh_cidr(), options);
+    run_scenario(
+        &ballast,
+        "ui.test.mjs",
+        &[],
+        &[
+            "01-list-empty",
+            "02-list",
+            "04-lb-page",
+            "06-lb-page-phone",
+            "09-graphs",
+            "10-member-cause",
+        ],
+    );
 }

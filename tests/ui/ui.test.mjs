@@ -6,26 +6,10 @@
 // Exits 0 when every step passed; otherwise prints the failing step and exits 1.
 // Member servers are real HTTP servers on 127.0.0.1 started here.
 import http from 'node:http';
-import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { args, assert, begin, openBrowser, rand, randomHost, run, STEP_TIMEOUT_MS } from './harness.mjs';
 
-const base = (process.argv[2] || '').replace(/\/$/, '');
-const shotDir = process.argv[3] || 'target/ui-screenshots';
-if (!base) {
-  console.error('usage: node ui.test.mjs BASE_URL [SCREENSHOT_DIR]');
-  process.exit(2);
-}
-fs.mkdirSync(shotDir, { recursive: true });
-
-const STEP_TIMEOUT_MS = 15000;
-const WHOLE_TEST_MS = 150000;
-const guard = setTimeout(() => { console.error('FAIL: the whole UI test took longer than', WHOLE_TEST_MS, 'ms'); process.exit(1); }, WHOLE_TEST_MS);
-
-let step = 'start';
-const log = (msg) => console.log(`ui-test: ${msg}`);
-function begin(name) { step = name; log(name); }
-function assert(cond, message) { if (!cond) throw new Error(`assertion failed: ${message}`); }
+const { base, shotDir } = args('ui.test.mjs', 150000);
 
 /** A member server that answers with its own name. */
 function startMember(name) {
@@ -38,17 +22,6 @@ function startMember(name) {
   });
 }
 
-const rand = (lo, hi) => lo + Math.floor(Math.random() * (hi - lo + 1));
-
-/** A random host address of an IPv4 CIDR (never its first two or last). */
-function randomHost(cidr) {
-  const [addr, bits] = cidr.split('/');
-  const start = addr.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-  const size = 2 ** (32 - Number(bits));
-  const n = start + rand(2, Math.max(2, size - 2));
-  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
-}
-
 // A VIP address chosen at random in the first host network, so Ballasts
 // running in parallel on one range never share a VIP:port.
 const networks = await (await fetch(`${base}/v1/networks`)).json();
@@ -59,21 +32,7 @@ if (!Array.isArray(networks) || !networks.length) {
 const vip = randomHost(networks[0].cidr);
 const listenerPort = rand(20000, 39999);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-const page = await context.newPage();
-page.setDefaultTimeout(STEP_TIMEOUT_MS);
-const pageErrors = [];
-page.on('pageerror', (err) => pageErrors.push(String(err)));
-page.on('console', (msg) => {
-  // 4xx/5xx answers the test provokes log "Failed to load resource"; only
-  // real script errors count.
-  if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) pageErrors.push(msg.text());
-});
+const { browser, page, pageErrors, shot } = await openBrowser(shotDir);
 
 // Every 404 the page itself asks for: a refresh must not fail on purpose
 // (e.g. GET .../health_monitor of a pool that has none).
@@ -86,11 +45,6 @@ page.on('request', (req) => { if (req.method() !== 'GET') writes.push(`${req.met
 const docsDir = process.env.UI_TEST_DOCS_DIR || null;
 
 const members = [await startMember('member-a'), await startMember('member-b')];
-const shot = async (name, opts = {}) => {
-  // Toasts are transient; keep them out of the pictures.
-  await page.evaluate(() => { document.getElementById('toasts').replaceChildren(); return document.fonts && document.fonts.ready; });
-  await page.screenshot({ path: path.join(shotDir, `${name}.png`), ...opts });
-};
 const dialog = () => page.locator('dialog[open]');
 const badge = (scope, kind, status) => scope.locator(`.badge[data-kind="${kind}"][data-status="${status}"]`).first();
 const lbProvisioning = (status) => badge(page.locator('.card-summary'), 'provisioning', status);
@@ -99,8 +53,13 @@ async function waitForLbActive() {
   await lbProvisioning('ACTIVE').waitFor();
 }
 
-let failed = null;
-try {
+await run({
+  shot,
+  cleanup: async () => {
+    await browser.close();
+    for (const member of members) member.server.close();
+  },
+}, async () => {
   begin('the list opens on an empty Ballast with a create button');
   await page.goto(`${base}/`);
   await page.getByRole('heading', { name: 'Load balancers', level: 1 }).waitFor();
@@ -389,16 +348,4 @@ try {
   await page.getByRole('heading', { name: 'Load balancer not found' }).waitFor();
 
   assert(pageErrors.length === 0, `no script errors in the page: ${pageErrors.join(' | ')}`);
-} catch (err) {
-  failed = err;
-  await shot('99-failure', { fullPage: true }).catch(() => {});
-}
-
-await browser.close();
-for (const member of members) member.server.close();
-clearTimeout(guard);
-if (failed) {
-  console.error(`FAIL at step "${step}": ${failed.message || failed}`);
-  process.exit(1);
-}
-log('all steps passed');
+});
