@@ -3,9 +3,10 @@
 //! certificate (subject, SANs, fingerprint, validity); the private key is
 //! never shown.
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, routes};
+use rocket::{delete, get, post, routes};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
-use super::{ApiState, validate};
+use super::validate;
 use crate::model::CertificateId;
 use crate::store::{self, certificates::Certificate};
 
@@ -131,7 +132,7 @@ fn check_material(cert: &str, key: &str, intermediates: Option<&str>) -> ApiResu
 }
 
 #[get("/certificates")]
-async fn list(state: &State<ApiState>) -> ApiResult<Json<Vec<CertificateView>>> {
+async fn list(state: Api<'_>) -> ApiResult<Json<Vec<CertificateView>>> {
     state
         .read(|conn| {
             let certs = store::certificates::list(conn)?;
@@ -141,7 +142,7 @@ async fn list(state: &State<ApiState>) -> ApiResult<Json<Vec<CertificateView>>> 
 }
 
 #[get("/certificates/<id>")]
-async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<CertificateView>> {
+async fn show(state: Api<'_>, id: &str) -> ApiResult<Json<CertificateView>> {
     let id: CertificateId = path_id("certificate", id)?;
     state
         .read(move |conn| {
@@ -154,7 +155,7 @@ async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<CertificateVi
 
 #[post("/certificates", data = "<body>")]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     body: Body<CreateCertificate>,
 ) -> ApiResult<(Status, Json<CertificateView>)> {
     let req = body.into_inner()?;
@@ -191,7 +192,7 @@ async fn create(
 }
 
 #[delete("/certificates/<id>")]
-async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: CertificateId = path_id("certificate", id)?;
     state
         .write(move |tx| {

@@ -1,15 +1,16 @@
 //! `/v1/loadbalancers/{lb_id}/listeners` and their stats.
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
 use super::lookup::{listener, load_balancer};
 use super::policy::ApiPolicy;
-use super::{ApiState, lock_update, validate};
+use super::{lock_update, validate};
 use crate::model::{
     CertificateId, JobKind, ListenerId, ListenerStats, LoadBalancerId, OperatingStatus, Protocol,
     ProvisioningStatus, protocols_compatible,
@@ -81,7 +82,7 @@ fn check_tls(
 }
 
 #[get("/loadbalancers/<lb>/listeners")]
-async fn list(state: &State<ApiState>, lb: &str) -> ApiResult<Json<Vec<Listener>>> {
+async fn list(state: Api<'_>, lb: &str) -> ApiResult<Json<Vec<Listener>>> {
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     state
         .read(move |conn| {
@@ -92,7 +93,7 @@ async fn list(state: &State<ApiState>, lb: &str) -> ApiResult<Json<Vec<Listener>
 }
 
 #[get("/loadbalancers/<lb>/listeners/<id>")]
-async fn show(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Listener>> {
+async fn show(state: Api<'_>, lb: &str, id: &str) -> ApiResult<Json<Listener>> {
     let (lb, id) = ids(lb, id)?;
     state
         .read(move |conn| Ok(Json(listener(conn, lb, id)?)))
@@ -100,7 +101,7 @@ async fn show(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Lis
 }
 
 #[get("/loadbalancers/<lb>/listeners/<id>/stats")]
-async fn stats(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<ListenerStats>> {
+async fn stats(state: Api<'_>, lb: &str, id: &str) -> ApiResult<Json<ListenerStats>> {
     let (lb, id) = ids(lb, id)?;
     let base = state
         .read(move |conn| {
@@ -113,7 +114,7 @@ async fn stats(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Li
 
 #[post("/loadbalancers/<lb>/listeners", data = "<body>")]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     body: Body<CreateListener>,
 ) -> ApiResult<(Status, Json<Listener>)> {
@@ -179,7 +180,7 @@ async fn create(
 
 #[put("/loadbalancers/<lb>/listeners/<id>", data = "<body>")]
 async fn update(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     id: &str,
     body: Body<UpdateListener>,
@@ -258,7 +259,7 @@ async fn update(
 }
 
 #[delete("/loadbalancers/<lb>/listeners/<id>")]
-async fn remove(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, lb: &str, id: &str) -> ApiResult<Status> {
     let (lb, id) = ids(lb, id)?;
     state
         .write(move |tx| {

@@ -1,10 +1,11 @@
 //! `/v1/loadbalancers`.
 
+use crate::api::auth::Api;
 use std::net::IpAddr;
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
@@ -51,14 +52,18 @@ pub struct UpdateLoadBalancer {
 }
 
 #[get("/loadbalancers")]
-async fn list(state: &State<ApiState>) -> ApiResult<Json<Vec<LoadBalancer>>> {
+async fn list(state: Api<'_>) -> ApiResult<Json<Vec<LoadBalancer>>> {
     state
-        .read(|conn| Ok(Json(store::load_balancers::list(conn)?)))
+        .read(|conn| {
+            let mut lbs = store::load_balancers::list(conn)?;
+            lbs.retain(lookup::visible);
+            Ok(Json(lbs))
+        })
         .await
 }
 
 #[get("/loadbalancers/<id>")]
-async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<LoadBalancer>> {
+async fn show(state: Api<'_>, id: &str) -> ApiResult<Json<LoadBalancer>> {
     let id: LoadBalancerId = path_id("load balancer", id)?;
     state
         .read(move |conn| Ok(Json(lookup::load_balancer(conn, id)?)))
@@ -154,13 +159,14 @@ pub(crate) fn reserve_vip(
 
 #[post("/loadbalancers", data = "<body>")]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     body: Body<CreateLoadBalancer>,
+    project: crate::api::v2::shape::RequestProject,
 ) -> ApiResult<(Status, Json<LoadBalancer>)> {
     let req = body.into_inner()?;
     let id: Option<LoadBalancerId> = validate::id("id", req.id)?;
     let vip = validate_vip(req.vip)?;
-    let tenant_id = validate::text("tenant_id", req.tenant_id)?;
+    let tenant_id = project.owner(validate::text("tenant_id", req.tenant_id)?)?;
     let name = validate::text("name", req.name)?;
     let description = validate::text("description", req.description)?;
     let st = state.inner().clone();
@@ -199,7 +205,7 @@ async fn create(
 
 #[put("/loadbalancers/<id>", data = "<body>")]
 async fn update(
-    state: &State<ApiState>,
+    state: Api<'_>,
     id: &str,
     body: Body<UpdateLoadBalancer>,
 ) -> ApiResult<(Status, Json<LoadBalancer>)> {
@@ -231,7 +237,7 @@ async fn update(
 }
 
 #[delete("/loadbalancers/<id>")]
-async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: LoadBalancerId = path_id("load balancer", id)?;
     state
         .write(move |tx| {

@@ -12,9 +12,18 @@ use super::guards::path_id;
 use crate::model::{ListenerId, LoadBalancerId, PoolId};
 use crate::store::{self, listeners::Listener, load_balancers::LoadBalancer, pools::Pool};
 
-/// The load balancer `id` or 404.
+/// The load balancer `id` or 404; one of a project the request may not see
+/// (see [`auth::scope`](super::auth::scope)) is 404 the same way.
 pub fn load_balancer(conn: &Connection, id: LoadBalancerId) -> ApiResult<LoadBalancer> {
-    store::load_balancers::get(conn, id)?.ok_or_else(|| ApiError::not_found("load balancer", id))
+    store::load_balancers::get(conn, id)?
+        .filter(visible)
+        .ok_or_else(|| ApiError::not_found("load balancer", id))
+}
+
+/// Whether the request may see `lb` (and so everything under it): the one
+/// project rule, applied by every lookup and list of v1 and v2.
+pub fn visible(lb: &LoadBalancer) -> bool {
+    super::auth::scope::sees(lb.tenant_id.as_deref())
 }
 
 /// The listener `id` of load balancer `lb`, or 404 for either.

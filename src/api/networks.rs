@@ -1,16 +1,17 @@
 //! `/v1/networks` (the host networks of the network driver) and `/v1/ports`
 //! (address reservations on them).
 
+use crate::api::auth::Api;
 use std::net::IpAddr;
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, routes};
+use rocket::{delete, get, post, routes};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
-use super::{ApiState, validate};
+use super::validate;
 use crate::model::{NetworkId, PortId};
 use crate::network::Network;
 use crate::store::ports::{self, Port};
@@ -35,12 +36,12 @@ pub struct CreatePort {
 }
 
 #[get("/networks")]
-fn list_networks(state: &State<ApiState>) -> Json<Vec<Network>> {
+fn list_networks(state: Api<'_>) -> Json<Vec<Network>> {
     Json(state.network.networks().to_vec())
 }
 
 #[get("/networks/<id>")]
-fn show_network(state: &State<ApiState>, id: &str) -> ApiResult<Json<Network>> {
+fn show_network(state: Api<'_>, id: &str) -> ApiResult<Json<Network>> {
     let id: NetworkId = path_id("network", id)?;
     state
         .network
@@ -51,12 +52,12 @@ fn show_network(state: &State<ApiState>, id: &str) -> ApiResult<Json<Network>> {
 }
 
 #[get("/ports")]
-async fn list_ports(state: &State<ApiState>) -> ApiResult<Json<Vec<Port>>> {
+async fn list_ports(state: Api<'_>) -> ApiResult<Json<Vec<Port>>> {
     state.read(|conn| Ok(Json(ports::list(conn)?))).await
 }
 
 #[get("/ports/<id>")]
-async fn show_port(state: &State<ApiState>, id: &str) -> ApiResult<Json<Port>> {
+async fn show_port(state: Api<'_>, id: &str) -> ApiResult<Json<Port>> {
     let id: PortId = path_id("port", id)?;
     state
         .read(move |conn| {
@@ -68,10 +69,7 @@ async fn show_port(state: &State<ApiState>, id: &str) -> ApiResult<Json<Port>> {
 }
 
 #[post("/ports", data = "<body>")]
-async fn create_port(
-    state: &State<ApiState>,
-    body: Body<CreatePort>,
-) -> ApiResult<(Status, Json<Port>)> {
+async fn create_port(state: Api<'_>, body: Body<CreatePort>) -> ApiResult<(Status, Json<Port>)> {
     let req = body.into_inner()?;
     let id: Option<PortId> = validate::id("id", req.id)?;
     let network_id: NetworkId = validate::id("network_id", req.network_id)?
@@ -110,7 +108,7 @@ async fn create_port(
 }
 
 #[delete("/ports/<id>")]
-async fn delete_port(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn delete_port(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: PortId = path_id("port", id)?;
     state
         .write(move |tx| {

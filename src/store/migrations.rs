@@ -53,12 +53,15 @@ fn steps() -> Migrations<'static> {
         M::up(include_str!("../../schema.sql")),
         M::up(JOB_KIND_CHECK),
         M::up(include_str!("migrations/v2.sql")).foreign_key_check(),
+        // Identity (issue 16): new tables only. Other branches append steps
+        // too; the integrator may renumber this one.
+        M::up(include_str!("migrations/identity.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    3
+    4
 }
 
 /// The `user_version` of an open database.

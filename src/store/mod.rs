@@ -7,6 +7,7 @@
 
 pub mod certificates;
 pub mod health_monitors;
+pub mod identity;
 pub mod jobs;
 pub mod listeners;
 pub mod load_balancers;

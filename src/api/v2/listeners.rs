@@ -6,9 +6,10 @@
 //! (Ballast's HTTPS listener with one); the certificate reference is a
 //! Ballast certificate id, or any URL ending in one.
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,7 +17,7 @@ use super::list::{self, ListSpec, QueryPairs, Row};
 use super::shape::{self, BaseUrl, Int};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::guards::{Body, Patch, path_id};
-use crate::api::{ApiState, lock_update, validate};
+use crate::api::{lock_update, validate};
 use crate::model::{
     CertificateId, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol,
     ProvisioningStatus,
@@ -256,7 +257,7 @@ pub fn attach_pool(tx: &rusqlite::Connection, listener: &Listener, pool: PoolId)
 }
 
 #[get("/lbaas/listeners")]
-async fn index(state: &State<ApiState>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
+async fn index(state: Api<'_>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
     let url = base.url();
     state
         .read(move |conn| {
@@ -275,7 +276,7 @@ async fn index(state: &State<ApiState>, q: QueryPairs, base: BaseUrl) -> ApiResu
 }
 
 #[get("/lbaas/listeners/<id>")]
-async fn show(state: &State<ApiState>, id: &str, q: QueryPairs) -> ApiResult<Json<Value>> {
+async fn show(state: Api<'_>, id: &str, q: QueryPairs) -> ApiResult<Json<Value>> {
     let id: ListenerId = path_id("Listener", id)?;
     state
         .read(move |conn| Ok(Json(respond(conn, &find(conn, id)?, &q)?)))
@@ -283,7 +284,7 @@ async fn show(state: &State<ApiState>, id: &str, q: QueryPairs) -> ApiResult<Jso
 }
 
 #[get("/lbaas/listeners/<id>/stats")]
-async fn stats(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
+async fn stats(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     let id: ListenerId = path_id("Listener", id)?;
     let base = state
         .read(move |conn| {
@@ -296,7 +297,7 @@ async fn stats(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
 }
 
 #[post("/lbaas/listeners", data = "<body>")]
-async fn create(state: &State<ApiState>, body: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
+async fn create(state: Api<'_>, body: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
     let req: CreateListener = shape::parse_wrapped(body.into_inner()?, "listener", UNSUPPORTED)?;
     let lb: LoadBalancerId = validate::id("loadbalancer_id", req.loadbalancer_id)?
         .ok_or_else(|| ApiError::field("loadbalancer_id", "is required"))?;
@@ -376,7 +377,7 @@ async fn create(state: &State<ApiState>, body: Body<Value>) -> ApiResult<(Status
 }
 
 #[put("/lbaas/listeners/<id>", data = "<body>")]
-async fn update(state: &State<ApiState>, id: &str, body: Body<Value>) -> ApiResult<Json<Value>> {
+async fn update(state: Api<'_>, id: &str, body: Body<Value>) -> ApiResult<Json<Value>> {
     let id: ListenerId = path_id("Listener", id)?;
     let req: UpdateListener = shape::parse_wrapped(body.into_inner()?, "listener", UNSUPPORTED)?;
     let connection_limit = match req.connection_limit {
@@ -451,7 +452,7 @@ async fn update(state: &State<ApiState>, id: &str, body: Body<Value>) -> ApiResu
 }
 
 #[delete("/lbaas/listeners/<id>")]
-async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: ListenerId = path_id("Listener", id)?;
     state
         .write(move |tx| {
