@@ -63,7 +63,7 @@ fn a_token_is_issued_validated_revoked_and_then_refused() {
         .iter()
         .map(|s| s["type"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["load-balancer", "network"]);
+    assert_eq!(types, ["load-balancer", "network", "identity"]);
     assert_eq!(t["catalog"][0]["endpoints"][0]["url"], b.url(""));
 
     let subject = [("X-Subject-Token", token.as_str())];

@@ -448,8 +448,10 @@ async fn create_credential(
         ));
     }
     let held = me.roles.clone();
+    // No roles or an empty list (what the CLI sends) means all held ones.
     let roles: Vec<Role> = match v.get("roles").and_then(Value::as_array) {
         None => held.clone(),
+        Some(asked) if asked.is_empty() => held.clone(),
         Some(asked) => {
             let mut roles = Vec::new();
             for r in asked {

@@ -40,10 +40,11 @@ fn catalog_id(what: &str) -> String {
     .to_string()
 }
 
-/// The service catalog: Ballast is both `load-balancer` and `network`, at
-/// `url` on every interface.
+/// The service catalog: Ballast is `load-balancer` and `network` at `url`,
+/// and `identity` at `url/v3` (the CLI's project and user commands), on
+/// every interface.
 fn catalog(url: &str) -> Value {
-    let service = |kind: &str, name: &str| {
+    let service = |kind: &str, name: &str, url: &str| {
         let endpoints: Vec<Value> = ["public", "internal", "admin"]
             .iter()
             .map(|interface| {
@@ -59,8 +60,9 @@ fn catalog(url: &str) -> Value {
         json!({"id": catalog_id(kind), "type": kind, "name": name, "endpoints": endpoints})
     };
     json!([
-        service("load-balancer", "octavia"),
-        service("network", "neutron")
+        service("load-balancer", "octavia", url),
+        service("network", "neutron", url),
+        service("identity", "keystone", &format!("{url}/v3")),
     ])
 }
 
