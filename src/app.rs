@@ -21,14 +21,61 @@ use tracing::{error, info, warn};
 use crate::api::{self, ApiState};
 use crate::config::{AuthMode, Config, NetworkConfig, NetworkDriverKind};
 use crate::controller::Controller;
+use crate::controller::history::TrafficHistory;
 use crate::dataplane::{DataPlane, DataPlaneConfig, MemberStates};
 use crate::health::HealthChecker;
 use crate::metrics::Metrics;
+use crate::model::NetworkNaming;
 use crate::network::local::LocalDriver;
 use crate::network::noop::NoopDriver;
 use crate::network::{Network, NetworkDriver};
 use crate::store::Store;
 use crate::systemd;
+
+/// The API's address could not be bound: stated with the address, before
+/// anything else starts.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {}", describe_bind_error(.cause))]
+pub struct ListenError {
+    /// The configured `[api] address` and `port`.
+    pub addr: SocketAddr,
+    /// The cause, already in the message (not a `#[source]`, so `{:#}` does
+    /// not repeat it in the OS's words).
+    pub cause: std::io::Error,
+}
+
+/// The operator's words for why a bind failed (the OS's "Address already in
+/// use (os error 98)" names neither the address nor what to do).
+fn describe_bind_error(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => "address already in use".into(),
+        std::io::ErrorKind::AddrNotAvailable => "no interface of this host has that address".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)".into()
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// Bind the API's public socket.
+async fn bind_api(addr: SocketAddr) -> Result<tokio::net::TcpListener, ListenError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|cause| ListenError { addr, cause })
+}
+
+/// The web UI's address for the log: the bound one, or loopback when bound
+/// to every address (`0.0.0.0` is not something to type into a browser).
+fn ui_url(bound: SocketAddr) -> String {
+    let mut shown = bound;
+    if bound.ip().is_unspecified() {
+        shown.set_ip(match bound.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{shown}/")
+}
 
 /// Build the runtime and run Ballast until SIGTERM/SIGINT.
 pub fn serve(config: Config) -> anyhow::Result<()> {
@@ -60,9 +107,26 @@ pub fn rocket_figment(_config: &Config) -> Figment {
 /// Everything `serve` starts, for `run` and tests.
 async fn run(config: Config) -> anyhow::Result<()> {
     crate::limits::raise_nofile_limit();
+    // Bound first: a taken port is the likeliest start-up failure, and it
+    // must stop Ballast before anything opens, migrates or says ready.
+    let api_listener = bind_api(SocketAddr::new(config.api.address, config.api.port)).await?;
     let store = Store::open(&config.data_dir)?;
-    info!(path = %store.path().display(), "store open");
-    let networks: Vec<Network> = config.networks.iter().map(network_from_config).collect();
+    info!(
+        data_dir = %config.data_dir.display(),
+        path = %store.path().display(),
+        "store open"
+    );
+    let naming = store
+        .run(|conn| crate::store::installation::network_naming(conn))
+        .await?;
+    let networks: Vec<Network> = config
+        .networks
+        .iter()
+        .map(|c| network_from_config(c, &naming))
+        .collect();
+    if let Some(clash) = duplicate_network_id(&networks) {
+        anyhow::bail!("two networks have id {clash}: give one of them another `id`");
+    }
     let network: Arc<dyn NetworkDriver> = match config.network_driver {
         NetworkDriverKind::Local => Arc::new(LocalDriver::new(networks)),
         NetworkDriverKind::Noop => Arc::new(NoopDriver::new(networks)),
@@ -75,6 +139,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 config.dataplane.member_connect_timeout_ms,
             ),
             workers: config.dataplane.workers(),
+            client_data_timeout: Duration::from_secs(config.dataplane.client_data_timeout_secs),
+            member_data_timeout: Duration::from_secs(config.dataplane.member_data_timeout_secs),
+            max_connections: config.dataplane.max_connections(),
             ..DataPlaneConfig::default()
         },
         Arc::clone(&members),
@@ -98,13 +165,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Arc::clone(&metrics),
         Arc::clone(&health),
     ));
+    let history = Arc::new(TrafficHistory::new(Duration::from_secs(
+        config.housekeeping.traffic_sample_interval_secs,
+    )));
     let ready = Arc::new(AtomicBool::new(false));
     let policy = Arc::new(api::policy::ApiPolicy::new(&config.api));
-    let api_listener =
-        tokio::net::TcpListener::bind(SocketAddr::new(config.api.address, config.api.port)).await?;
     let api_addr = api_listener.local_addr()?;
     policy.bound_to(api_addr);
     info!(addr = %api_addr, "API listening");
+    info!(url = %ui_url(api_addr), "web UI");
     let on_loopback = api_addr.ip().is_loopback();
     match config.auth.mode {
         AuthMode::None if !on_loopback => warn!(
@@ -123,6 +192,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         kick,
         ready: Arc::clone(&ready),
         metrics,
+        health: Arc::clone(&health),
+        history: Arc::clone(&history),
         default_project_id: config.api.default_project_id.clone(),
         policy: Arc::clone(&policy),
         auth,
@@ -151,6 +222,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         let rocket_shutdown = rocket.shutdown();
         let shutdown = shutdown.clone();
         let timeout = Duration::from_secs(config.api.request_timeout_secs);
+        let policy = Arc::clone(&policy);
         tasks.spawn(async move {
             // No address: Rocket never lifted off, and run is returning.
             let Ok(backend) = backend_rx.await else {
@@ -162,7 +234,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
                     _ = shutdown.cancelled() => {}
                 }
             };
-            api::front::serve(api_listener, backend, timeout, stop).await;
+            api::front::serve(api_listener, backend, policy.front_token(), timeout, stop).await;
         });
     }
     // Rocket catches SIGTERM/SIGINT; everything else stops with it.
@@ -218,6 +290,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 shutdown.clone(),
             ));
             background.spawn(
+                Arc::clone(&controller).sample_traffic(Arc::clone(&history), shutdown.clone()),
+            );
+            background.spawn(
                 Arc::clone(&controller)
                     .purge_every(housekeeping.purge_deleted_after_secs, shutdown.clone()),
             );
@@ -238,12 +313,20 @@ async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// The network driver's view of one configured `[[networks]]` entry.
-fn network_from_config(c: &NetworkConfig) -> Network {
+fn network_from_config(c: &NetworkConfig, naming: &NetworkNaming) -> Network {
     Network {
-        id: c.network_id(),
+        id: c.network_id(naming),
         name: c.name.clone(),
         cidr: c.cidr,
         mode: c.mode,
         interface: c.interface.clone(),
     }
+}
+
+/// An id two networks share: an explicit `id` equal to another network's
+/// derived one (validation already refused equal names and equal explicit
+/// ids).
+fn duplicate_network_id(networks: &[Network]) -> Option<crate::model::NetworkId> {
+    let mut seen = std::collections::HashSet::new();
+    networks.iter().map(|n| n.id).find(|id| !seen.insert(*id))
 }

@@ -1,33 +1,50 @@
 //! Configuration: built-in defaults, then the TOML file (`--config`, else
 //! `/etc/ballast/ballast.toml` when it exists), then `BALLAST_<SECTION>__<KEY>`
 //! environment variables. Unknown keys and bad values stop start-up with one
-//! line naming the key.
+//! line naming the key as it was written (`[api] prot`, `BALLAST_API__PROT`)
+//! and the known key it was probably meant to be.
+//!
+//! A relative `data_dir` is resolved once, here, so every subcommand run
+//! with the same configuration finds the same directory (see
+//! [`Config::load`]).
+
+mod keys;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{NetworkId, NetworkMode};
+use crate::model::{NetworkId, NetworkMode, NetworkNaming};
+
+pub use keys::{KeyProblem, Origin, Problem};
 
 /// Where the packaged service keeps its configuration.
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/ballast/ballast.toml";
 
-/// Namespace for network ids derived from a network's name, so an id stays
-/// the same across restarts without being written down.
-const NETWORK_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_5a0e_8c1d_4d7e_9a51_0f3c_2b7d_4e19);
-
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Parse(#[from] Box<figment::Error>),
+    /// Keys or values the file or the environment got wrong, each named as
+    /// written there; one line each.
+    #[error("configuration: {}", lines(.0))]
+    Rejected(Vec<KeyProblem>),
+    /// A value that cannot be used, at the dotted `key` (`networks.0.cidr`);
+    /// [`Config::load`] turns it into [`ConfigError::Rejected`].
     #[error("configuration key `{key}`: {reason}")]
     Invalid { key: String, reason: String },
+}
+
+fn lines(problems: &[KeyProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\nconfiguration: ")
 }
 
 /// The whole configuration. Every field has a default, so running with no
@@ -35,7 +52,11 @@ pub enum ConfigError {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// SQLite file and other state; relative to the working directory.
+    /// SQLite file and other state. After [`Config::load`] always absolute:
+    /// a relative path set in a file is relative to that file's directory,
+    /// one set in the environment to the working directory, and the default
+    /// `ballast-data` to the config file's directory when a file is read,
+    /// else the working directory.
     pub data_dir: PathBuf,
     pub api: ApiConfig,
     /// Host networks VIPs come from.
@@ -126,7 +147,8 @@ impl Default for AuthConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
-    /// Stable id; derived from `name` when absent.
+    /// Stable id; when absent, derived from `name` and the installation's
+    /// secret (see [`NetworkNaming`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
     pub name: String,
@@ -138,12 +160,10 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// The network's id: the configured one, else derived from its name.
-    pub fn network_id(&self) -> NetworkId {
-        NetworkId(
-            self.id
-                .unwrap_or_else(|| Uuid::new_v5(&NETWORK_ID_NAMESPACE, self.name.as_bytes())),
-        )
+    /// The network's id: the configured one, else the installation's
+    /// derivation from its name.
+    pub fn network_id(&self, naming: &NetworkNaming) -> NetworkId {
+        naming.network_id(self.id, &self.name)
     }
 }
 
@@ -180,6 +200,9 @@ pub struct HousekeepingConfig {
     pub purge_deleted_after_secs: u64,
     /// Listener counters are persisted at least this often (seconds).
     pub stats_persist_interval_secs: u64,
+    /// The web UI's traffic graphs sample every listener this often
+    /// (seconds, at least 1); an hour of samples is kept in memory.
+    pub traffic_sample_interval_secs: u64,
 }
 
 /// `[dataplane]`.
@@ -192,6 +215,18 @@ pub struct DataPlaneSection {
     pub member_connect_timeout_ms: u64,
     /// Threads carrying proxied traffic; 0 is one per CPU.
     pub workers: usize,
+    /// Client connections over all listeners (HAProxy's global `maxconn`);
+    /// at the cap listeners stop accepting and clients wait in the backlog.
+    /// 0 derives it from the descriptor limit: half of what is left after
+    /// a reserve for the API, probes and the store (each client needs a
+    /// member connection too).
+    pub max_connections: u64,
+    /// A connection moving data whose client side makes no progress this
+    /// long is closed (Octavia's `timeout_client_data`; seconds).
+    pub client_data_timeout_secs: u64,
+    /// The same for the member side (Octavia's `timeout_member_data`;
+    /// seconds).
+    pub member_data_timeout_secs: u64,
 }
 
 /// More data plane workers than this is a typo, not a machine.
@@ -205,7 +240,18 @@ impl DataPlaneSection {
             n => n,
         }
     }
+
+    /// The connection cap to apply; `None` (0 configured) derives it.
+    pub fn max_connections(&self) -> Option<usize> {
+        match self.max_connections {
+            0 => None,
+            n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+    }
 }
+
+/// Longer data timeouts than a day are a typo.
+const MAX_DATA_TIMEOUT_SECS: u64 = 24 * 3600;
 
 impl Default for Config {
     fn default() -> Self {
@@ -259,6 +305,7 @@ impl Default for HousekeepingConfig {
         Self {
             purge_deleted_after_secs: 24 * 3600,
             stats_persist_interval_secs: 5,
+            traffic_sample_interval_secs: 5,
         }
     }
 }
@@ -269,26 +316,35 @@ impl Default for DataPlaneSection {
             drain_timeout_secs: 5,
             member_connect_timeout_ms: 3000,
             workers: 0,
+            max_connections: 0,
+            client_data_timeout_secs: 50,
+            member_data_timeout_secs: 50,
         }
     }
 }
 
 impl Config {
+    /// The configuration file read: `file` (the `--config` path), else the
+    /// system path when it exists, else none.
+    pub fn file_in_use(file: Option<&Path>) -> Option<PathBuf> {
+        match file {
+            Some(path) => Some(path.to_owned()),
+            None if Path::new(SYSTEM_CONFIG_PATH).exists() => Some(SYSTEM_CONFIG_PATH.into()),
+            None => None,
+        }
+    }
+
     /// The figment of defaults, file and environment. `file` is the
     /// `--config` path; without it the system path is read when it exists.
     pub fn figment(file: Option<&Path>) -> Figment {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        match file {
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None if Path::new(SYSTEM_CONFIG_PATH).exists() => {
-                figment = figment.merge(Toml::file_exact(SYSTEM_CONFIG_PATH))
-            }
-            None => {}
+        if let Some(path) = Self::file_in_use(file) {
+            figment = figment.merge(Toml::file_exact(path));
         }
-        figment.merge(Env::prefixed("BALLAST_").split("__"))
+        figment.merge(keys::environment())
     }
 
-    /// Load and validate the configuration.
+    /// Load and validate the configuration; `data_dir` comes back absolute.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         if let Some(path) = file
             && !path.exists()
@@ -298,10 +354,17 @@ impl Config {
                 reason: format!("{} does not exist", path.display()),
             });
         }
-        let config: Config = Self::figment(file)
+        let figment = Self::figment(file);
+        let mut config: Config = figment
             .extract()
-            .map_err(|e| ConfigError::Parse(Box::new(e)))?;
-        config.validate()?;
+            .map_err(|e| ConfigError::Rejected(keys::from_figment(e)))?;
+        config.data_dir = resolve_data_dir(&figment, file, &config.data_dir)?;
+        config.validate().map_err(|e| match e {
+            ConfigError::Invalid { key, reason } => {
+                ConfigError::Rejected(vec![keys::locate(&figment, &key, reason)])
+            }
+            other => other,
+        })?;
         Ok(config)
     }
 
@@ -322,14 +385,20 @@ impl Config {
                 "must be 1 to 36 characters",
             ));
         }
+        // Derived ids need the database's secret; distinct names give
+        // distinct ids, so names and explicit ids are what can clash here.
+        let mut names = std::collections::HashSet::new();
         let mut ids = std::collections::HashSet::new();
         for (i, net) in self.networks.iter().enumerate() {
-            let key = |field: &str| format!("networks[{i}].{field}");
+            let key = |field: &str| format!("networks.{i}.{field}");
             if net.name.trim().is_empty() {
                 return Err(invalid(key("name"), "must not be empty"));
             }
-            if !ids.insert(net.network_id()) {
-                return Err(invalid(key("name"), "duplicate network name or id"));
+            if !names.insert(net.name.as_str()) {
+                return Err(invalid(key("name"), "duplicate network name"));
+            }
+            if net.id.is_some_and(|id| !ids.insert(id)) {
+                return Err(invalid(key("id"), "duplicate network id"));
             }
             if net.cidr.hosts().next().is_none() {
                 return Err(invalid(key("cidr"), "has no host addresses"));
@@ -367,6 +436,12 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if self.housekeeping.traffic_sample_interval_secs == 0 {
+            return Err(invalid(
+                "housekeeping.traffic_sample_interval_secs".into(),
+                "must be at least 1",
+            ));
+        }
         if self.api.request_timeout_secs == 0 {
             return Err(invalid(
                 "api.request_timeout_secs".into(),
@@ -379,7 +454,7 @@ impl Config {
                 .or_else(|| origin.strip_prefix("http://"));
             if !rest.is_some_and(|r| !r.is_empty() && !r.contains('/')) {
                 return Err(invalid(
-                    format!("api.cors_origins[{i}]"),
+                    format!("api.cors_origins.{i}"),
                     "must be an origin: http(s)://host[:port], no path",
                 ));
             }
@@ -388,7 +463,7 @@ impl Config {
             if name.is_empty() || name.contains(['/', ' ', ':']) && name.parse::<IpAddr>().is_err()
             {
                 return Err(invalid(
-                    format!("api.public_names[{i}]"),
+                    format!("api.public_names.{i}"),
                     "must be a host name or an IP address, without port",
                 ));
             }
@@ -433,8 +508,64 @@ impl Config {
                 &format!("must be at most {MAX_WORKERS} (0 is one per CPU)"),
             ));
         }
+        for (key, secs) in [
+            (
+                "dataplane.client_data_timeout_secs",
+                self.dataplane.client_data_timeout_secs,
+            ),
+            (
+                "dataplane.member_data_timeout_secs",
+                self.dataplane.member_data_timeout_secs,
+            ),
+        ] {
+            if !(1..=MAX_DATA_TIMEOUT_SECS).contains(&secs) {
+                return Err(invalid(
+                    key.into(),
+                    &format!("must be 1..{MAX_DATA_TIMEOUT_SECS} seconds"),
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// `data_dir` made absolute against the directory it is relative to: the
+/// file that set it, the working directory for the environment, and for the
+/// default the file in use, if any (so `serve` and `backup` given the same
+/// `--config` agree wherever they run).
+fn resolve_data_dir(
+    figment: &Figment,
+    file: Option<&Path>,
+    data_dir: &Path,
+) -> Result<PathBuf, ConfigError> {
+    if data_dir.is_absolute() {
+        return Ok(data_dir.to_owned());
+    }
+    let unusable = |reason: String| ConfigError::Invalid {
+        key: "data_dir".into(),
+        reason,
+    };
+    let origin = figment
+        .find_metadata("data_dir")
+        .map_or(Origin::Default, keys::origin_of);
+    let base_file = match origin {
+        Origin::File(path) => Some(path),
+        Origin::Environment => None,
+        Origin::Default => Config::file_in_use(file),
+    };
+    let base = match base_file {
+        Some(config_file) => std::path::absolute(&config_file)
+            .map_err(|e| unusable(format!("cannot resolve {}: {e}", config_file.display())))?
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_default(),
+        None => std::env::current_dir().map_err(|e| {
+            unusable(format!(
+                "relative, and the working directory is unknown: {e}"
+            ))
+        })?,
+    };
+    Ok(base.join(data_dir))
 }
 
 #[cfg(test)]
@@ -460,16 +591,79 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.api.port, 9876);
         assert_eq!(config.networks[0].cidr.to_string(), "127.77.0.0/16");
-        assert_eq!(
-            config.networks[0].network_id(),
-            Config::default().networks[0].network_id()
+        assert_eq!(config.networks[0].name, Config::default().networks[0].name);
+    }
+
+    #[test]
+    fn an_unknown_file_key_is_named_by_table_and_the_closest_key_suggested() {
+        let err = load_in_jail("[api]\nprot = 1\n").unwrap_err();
+        assert!(
+            err.ends_with("b.toml: unknown key `[api] prot`; did you mean `port`?"),
+            "{err}"
         );
     }
 
     #[test]
-    fn unknown_key_is_named() {
-        let err = load_in_jail("[api]\nprot = 1\n").unwrap_err();
-        assert!(err.contains("prot"), "{err}");
+    fn an_unknown_environment_key_is_named_as_the_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("BALLAST_API__PROT", "1");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "configuration: unknown environment variable BALLAST_API__PROT; \
+                 did you mean BALLAST_API__PORT?"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("BALLAST_API__REQUEST_TIMEOUT_SECS", "0");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "configuration: BALLAST_API__REQUEST_TIMEOUT_SECS: must be at least 1"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_relative_data_dir_in_a_file_is_relative_to_that_file() {
+        Jail::expect_with(|jail| {
+            let etc = jail.directory().join("etc");
+            std::fs::create_dir(&etc).unwrap();
+            std::fs::write(etc.join("b.toml"), "data_dir = \"state\"\n").unwrap();
+            let config = Config::load(Some(Path::new("etc/b.toml"))).unwrap();
+            assert_eq!(config.data_dir, etc.join("state"));
+
+            // Without data_dir in the file, the default sits beside the file too.
+            std::fs::write(etc.join("b.toml"), "").unwrap();
+            let config = Config::load(Some(Path::new("etc/b.toml"))).unwrap();
+            assert_eq!(config.data_dir, etc.join("ballast-data"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_relative_data_dir_from_the_environment_or_no_file_is_relative_to_the_working_directory() {
+        Jail::expect_with(|jail| {
+            let cwd = std::env::current_dir().unwrap();
+            assert_eq!(
+                Config::load(None).unwrap().data_dir,
+                cwd.join("ballast-data")
+            );
+            jail.create_file("b.toml", "data_dir = \"from-file\"\n")?;
+            jail.set_env("BALLAST_DATA_DIR", "from-env");
+            let config = Config::load(Some(Path::new("b.toml"))).unwrap();
+            assert_eq!(config.data_dir, cwd.join("from-env"));
+            jail.set_env("BALLAST_DATA_DIR", "/srv/ballast");
+            let config = Config::load(Some(Path::new("b.toml"))).unwrap();
+            assert_eq!(config.data_dir, Path::new("/srv/ballast"));
+            Ok(())
+        });
     }
 
     #[test]
@@ -478,7 +672,10 @@ mod tests {
             "[[networks]]\nname = \"x\"\nmode = \"loopback\"\ncidr = \"127.77.0.0/99\"\n",
         )
         .unwrap_err();
-        assert!(err.contains("cidr"), "{err}");
+        assert!(
+            err.contains("`[[networks]] #1 cidr`: invalid IP address"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -487,7 +684,10 @@ mod tests {
             "[[networks]]\nname = \"x\"\nmode = \"loopback\"\ncidr = \"10.0.0.0/24\"\n",
         )
         .unwrap_err();
-        assert!(err.contains("networks[0].cidr"), "{err}");
+        assert!(
+            err.contains("`[[networks]] #1 cidr`: a loopback-mode"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -496,7 +696,7 @@ mod tests {
             "[[networks]]\nname = \"x\"\nmode = \"interface\"\ncidr = \"10.0.0.0/24\"\n",
         )
         .unwrap_err();
-        assert!(err.contains("networks[0].interface"), "{err}");
+        assert!(err.contains("`[[networks]] #1 interface`"), "{err}");
     }
 
     #[test]
@@ -521,7 +721,7 @@ mod tests {
         assert_eq!(local.auth.mode, AuthMode::Local);
         assert_eq!(local.auth.token_ttl_secs, 3600);
         let err = load_in_jail("[auth]\npublic_url = \"ftp://x\"\n").unwrap_err();
-        assert!(err.contains("auth.public_url"), "{err}");
+        assert!(err.contains("public_url"), "{err}");
     }
 
     #[test]
@@ -533,6 +733,26 @@ mod tests {
             crate::dataplane::default_workers()
         );
         let err = load_in_jail("[dataplane]\nworkers = 100000\n").unwrap_err();
-        assert!(err.contains("dataplane.workers"), "{err}");
+        assert!(err.contains("`[dataplane] workers`"), "{err}");
+    }
+
+    #[test]
+    fn data_timeouts_default_to_octavias_and_zero_is_refused() {
+        let config = Config::default();
+        assert_eq!(config.dataplane.client_data_timeout_secs, 50);
+        assert_eq!(config.dataplane.member_data_timeout_secs, 50);
+        for key in ["client_data_timeout_secs", "member_data_timeout_secs"] {
+            let err = load_in_jail(&format!("[dataplane]\n{key} = 0\n")).unwrap_err();
+            assert!(err.contains(&format!("`[dataplane] {key}`")), "{err}");
+        }
+        let config = load_in_jail("[dataplane]\nclient_data_timeout_secs = 7\n").unwrap();
+        assert_eq!(config.dataplane.client_data_timeout_secs, 7);
+    }
+
+    #[test]
+    fn max_connections_zero_derives_the_cap() {
+        assert_eq!(Config::default().dataplane.max_connections(), None);
+        let config = load_in_jail("[dataplane]\nmax_connections = 12\n").unwrap();
+        assert_eq!(config.dataplane.max_connections(), Some(12));
     }
 }

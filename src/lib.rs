@@ -5,16 +5,22 @@
 //!   the pure rules every part shares (protocol compatibility, "counters never
 //!   go backwards"); `model::expected_codes` parses `expected_codes`. No I/O;
 //!   imports no other part.
-//! - `config` — figment: defaults, TOML, `BALLAST_` environment.
+//! - `config` — figment: defaults, TOML, `BALLAST_` environment; `keys` names a
+//!   rejected key as written (`[api] prot`, `BALLAST_API__PROT`) with the closest
+//!   known one.
 //! - `store` — SQLite (r2d2 pool, migrations) and one repository per resource.
 //! - `api` — the Rocket routes of `/v1`, catchers and the JSON fault body;
 //!   `api::lookup` holds the parent-chain lookups (load balancer, listener,
-//!   pool under its parent), so resource modules never import each other.
+//!   pool under its parent), so resource modules never import each other;
+//!   `api::insight` holds Ballast's extension routes beside `/v1` (traffic
+//!   history, events feed, members' health), never inside Octavia bodies.
 //! - `controller` — the durable job queue and start-up reconcile;
 //!   `controller::desired` builds a load balancer's desired state (data plane
 //!   spec, health pools) from its stored tree; `controller::status` rolls up
 //!   operating status; `controller::background` runs the loops beside the
-//!   queue (roll-up on health changes, counter persistence, purging old rows).
+//!   queue (roll-up on health changes and the events feed, counter
+//!   persistence, traffic sampling, purging old rows);
+//!   `controller::history` keeps the last hour of traffic in memory.
 //! - `network` — the `NetworkDriver` trait, `local` and `noop` drivers.
 //! - `dataplane` — the in-process proxy: specs in, counters out.
 //!   - `spec` (what the controller hands in), `runtime` (what listeners serve
@@ -29,7 +35,9 @@
 //!     504), `member_conns` (kept-alive connections to each member),
 //!     `coalesce` (write coalescing), `balance/` (algorithms),
 //!     `persistence` (cookie and stick table), `member_state` (health and
-//!     load shared with the health checker), `stats` (counters).
+//!     load shared with the health checker), `stats` (counters), `loops`
+//!     (hop token, our own member connections coming back), `memory`
+//!     (allocator trim after bursts).
 //! - `health` — probes, rise/fall, operating status roll-up.
 //! - `app` — wiring only: builds, connects, spawns and stops every part, and
 //!   owns shutdown.
@@ -46,7 +54,8 @@
 //!
 //! Dependencies point one way: `app` builds every part; `api -> store, model`
 //! (plus handles it only reads: the data plane's live counters, the network
-//! driver's networks, metrics, and the controller's wake-up); `controller ->
+//! driver's networks, metrics, the health checker's last probes, the traffic
+//! history, and the controller's wake-up); `controller ->
 //! store, network, dataplane, health, model`; `health -> dataplane, model`;
 //! `store, network, dataplane -> model`. Nothing imports `api`; `model`
 //! imports nothing. Lints the team agrees on live in `Cargo.toml`'s

@@ -265,8 +265,11 @@ fn init_logging(config: &Config) {
     // 404, "guard is forwarding", which catcher answered) goes to targets
     // ending in `::_`; none of it is for the operator, and a 404 is the
     // client's mistake, already answered.
-    let not_per_request =
-        tracing_subscriber::filter::filter_fn(|meta| !meta.target().ends_with("::_"));
+    // Rocket's launch banner is a WARN naming its internal loopback port, not
+    // the API's; Ballast logs the API and UI addresses itself.
+    let not_per_request = tracing_subscriber::filter::filter_fn(|meta| {
+        !meta.target().ends_with("::_") && !meta.target().starts_with("rocket::launch")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -285,23 +288,72 @@ fn init_logging(config: &Config) {
     }
 }
 
+/// How the installation at `db` names its networks; None while the database
+/// does not exist or predates keyed network ids (the next start migrates it).
+fn network_naming(db: &std::path::Path) -> Option<ballast::model::NetworkNaming> {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()?;
+    ballast::store::installation::network_naming(&conn).ok()
+}
+
+/// Write one line of a report to stdout. A closed stdout (`ballast check |
+/// head -1`) means the reader has what it wanted: the rest is dropped
+/// quietly instead of panicking as `println!` would.
+fn say(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = writeln!(out, "{line}").and_then(|()| out.flush())
+        && error.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        complain(format_args!("cannot write to stdout: {error}"));
+    }
+}
+
+/// Write `ballast: MESSAGE` to stderr; a closed stderr leaves nowhere to
+/// say it, so that is ignored too.
+fn complain(message: impl std::fmt::Display) {
+    use std::io::Write;
+    // Nothing is left to report a failure to.
+    let _ = writeln!(std::io::stderr().lock(), "ballast: {message}");
+}
+
+/// Which configuration file was read, for the first line of `check`.
+fn config_source(file: Option<&std::path::Path>) -> String {
+    match Config::file_in_use(file) {
+        Some(path) => std::path::absolute(&path)
+            .unwrap_or(path)
+            .display()
+            .to_string(),
+        None => "no file; defaults and environment".into(),
+    }
+}
+
 /// `ballast check`: the configuration already loaded (a bad one exits 2
 /// naming the key); report on the database.
-fn check(config: &Config) -> ExitCode {
-    println!("config: ok");
-    for net in &config.networks {
-        println!(
-            "network {} ({}): {} {}",
-            net.name,
-            net.network_id(),
-            net.mode,
-            net.cidr
-        );
-    }
+fn check(config: &Config, file: Option<&std::path::Path>) -> ExitCode {
+    say(format_args!("config: ok ({})", config_source(file)));
+    say(format_args!(
+        "data directory: {}",
+        config.data_dir.display()
+    ));
     let db = ballast::store::database_path(&config.data_dir);
+    let naming = network_naming(&db);
+    for net in &config.networks {
+        let id = match (net.id, &naming) {
+            (None, None) => "id assigned at first start".to_string(),
+            (_, Some(naming)) => net.network_id(naming).to_string(),
+            (Some(id), None) => id.to_string(),
+        };
+        say(format_args!(
+            "network {} ({id}): {} {}",
+            net.name, net.mode, net.cidr
+        ));
+    }
     match ballast::check::check_database(&db) {
         Ok(report) => {
-            println!("{report}");
+            // The report's Display ends with a newline of its own.
+            say(report.to_string().trim_end());
             if report.is_sound() {
                 ExitCode::SUCCESS
             } else {
@@ -309,14 +361,14 @@ fn check(config: &Config) -> ExitCode {
             }
         }
         Err(ballast::check::CheckError::Missing { path }) => {
-            println!(
+            say(format_args!(
                 "database: {} does not exist yet (created on first start)",
                 path.display()
-            );
+            ));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("ballast: {e}");
+            complain(e);
             ExitCode::FAILURE
         }
     }
@@ -337,7 +389,7 @@ fn main() -> ExitCode {
     let config = match Config::load(config_path.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ballast: {e}");
+            complain(e);
             return ExitCode::from(2);
         }
     };
@@ -348,24 +400,27 @@ fn main() -> ExitCode {
         Command::Serve { .. } => ballast::app::serve(config),
         Command::Migrate { .. } => ballast::store::Store::open(&config.data_dir)
             .map(|store| {
-                eprintln!("ballast: database {} is up to date", store.path().display());
+                complain(format_args!(
+                    "database {} is up to date",
+                    store.path().display()
+                ));
             })
             .map_err(Into::into),
         Command::Backup { file, .. } => {
             let db = ballast::store::database_path(&config.data_dir);
             ballast::backup::backup(&db, &file)
                 .map(|report| {
-                    println!(
+                    say(format_args!(
                         "backup of {} written to {} ({} pages, {} bytes)",
                         db.display(),
                         report.path.display(),
                         report.pages,
                         report.bytes
-                    );
+                    ));
                 })
                 .map_err(Into::into)
         }
-        Command::Check { .. } => return check(&config),
+        Command::Check { .. } => return check(&config, config_path.as_deref()),
         c @ (Command::Bootstrap { .. }
         | Command::User { .. }
         | Command::Project { .. }
@@ -374,7 +429,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ballast: {e:#}");
+            complain(format_args!("{e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -84,6 +84,70 @@ impl NetworkId {
     }
 }
 
+/// Namespace of the v5 UUIDs older Ballast builds derived a network's id
+/// from, with its name alone. Fixed forever: databases written then hold
+/// these ids (see [`NetworkNaming`]).
+const LEGACY_NETWORK_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_5a0e_8c1d_4d7e_9a51_0f3c_2b7d_4e19);
+
+/// How a host network configured without an explicit `id` gets one: a keyed
+/// hash (HMAC-SHA256) of its name under this installation's secret, shaped as
+/// a v4 UUID. The secret lives in the database, so an id is the same across
+/// restarts and in a restored backup, yet differs between installations: a
+/// web page cannot guess it to create objects on it. A network whose
+/// name-only id (the derivation of older builds) is among the `legacy` ids
+/// the database already held keeps that id, so its load balancers and ports
+/// still resolve.
+#[derive(Clone)]
+pub struct NetworkNaming {
+    key: ring::hmac::Key,
+    legacy: std::collections::BTreeSet<NetworkId>,
+}
+
+impl fmt::Debug for NetworkNaming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The secret is what makes ids unguessable: never print it.
+        f.debug_struct("NetworkNaming")
+            .field("key", &"<redacted>")
+            .field("legacy", &self.legacy)
+            .finish()
+    }
+}
+
+impl NetworkNaming {
+    /// The naming of an installation with this `secret` whose database held
+    /// the `legacy` network ids before network ids were keyed.
+    pub fn new(secret: &[u8], legacy: impl IntoIterator<Item = NetworkId>) -> Self {
+        Self {
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+            legacy: legacy.into_iter().collect(),
+        }
+    }
+
+    /// The id of network `name`: `explicit` (the configuration's `id`) when
+    /// given, else its legacy id when the database already used it, else the
+    /// keyed derivation.
+    pub fn network_id(&self, explicit: Option<Uuid>, name: &str) -> NetworkId {
+        if let Some(id) = explicit {
+            return NetworkId(id);
+        }
+        let legacy = Self::legacy_id(name);
+        if self.legacy.contains(&legacy) {
+            return legacy;
+        }
+        // A prefix keeps this use of the key apart from any later one.
+        let tag = ring::hmac::sign(&self.key, format!("network:{name}").as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&tag.as_ref()[..16]);
+        NetworkId(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+
+    /// The id older builds gave network `name`: a v5 UUID of the name alone,
+    /// which anyone can compute.
+    pub fn legacy_id(name: &str) -> NetworkId {
+        NetworkId(Uuid::new_v5(&LEGACY_NETWORK_NAMESPACE, name.as_bytes()))
+    }
+}
+
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
@@ -229,6 +293,7 @@ text_enum!(/// What a provisioning job does: one per API write that changes a lo
     CreateHealthMonitor => "CreateHealthMonitor",
     UpdateHealthMonitor => "UpdateHealthMonitor",
     DeleteHealthMonitor => "DeleteHealthMonitor",
+    BatchUpdateMembers => "BatchUpdateMembers",
 });
 
 text_enum!(/// How the local network driver makes a VIP reachable.
@@ -353,6 +418,39 @@ mod tests {
         assert!(!protocols_compatible(Https, false, Http));
         assert!(protocols_compatible(Tcp, false, Tcp));
         assert!(!protocols_compatible(Http, false, Tcp));
+    }
+
+    #[test]
+    fn a_keyed_network_id_depends_on_the_secret_and_is_stable_for_one() {
+        let one = NetworkNaming::new(&[1; 32], []);
+        let other = NetworkNaming::new(&[2; 32], []);
+        let id = one.network_id(None, "public");
+        assert_eq!(
+            id,
+            NetworkNaming::new(&[1; 32], []).network_id(None, "public")
+        );
+        assert_ne!(id, other.network_id(None, "public"));
+        assert_ne!(id, one.network_id(None, "private"));
+        assert_ne!(id, NetworkNaming::legacy_id("public"));
+        assert_eq!(id.0.get_version_num(), 4);
+    }
+
+    #[test]
+    fn an_explicit_id_wins_and_a_used_legacy_id_is_kept() {
+        let explicit: Uuid = "0a0b0c0d-0000-4000-8000-000000000001".parse().unwrap();
+        let legacy = NetworkNaming::legacy_id("public");
+        let naming = NetworkNaming::new(&[1; 32], [legacy]);
+        assert_eq!(naming.network_id(Some(explicit), "public").0, explicit);
+        assert_eq!(naming.network_id(None, "public"), legacy);
+        assert_ne!(
+            naming.network_id(None, "private"),
+            NetworkNaming::legacy_id("private"),
+            "only the ids the database held stay legacy"
+        );
+        assert!(
+            !format!("{naming:?}").contains("[1"),
+            "the secret is not printed"
+        );
     }
 
     #[test]

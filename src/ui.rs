@@ -34,7 +34,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      base-uri 'none'; form-action 'self'";
 
 /// First path segments that belong to the API server, never to the UI.
-const RESERVED_PREFIXES: [&str; 4] = ["v1", "healthz", "readyz", "metrics"];
+const RESERVED_PREFIXES: [&str; 6] = ["v1", "v2", "v2.0", "healthz", "readyz", "metrics"];
 
 /// The UI's routes, to be mounted at `/`: `GET /` and `GET /<path..>`.
 ///

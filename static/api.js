@@ -3,10 +3,12 @@
 
 /** An error from the API (status >= 400) or from the network (status 0). */
 export class ApiError extends Error {
-  constructor(status, message, faultcode) {
+  constructor(status, message, faultcode, errors) {
     super(message);
     this.status = status;
     this.faultcode = faultcode || (status >= 500 || status === 0 ? 'Server' : 'Client');
+    /** Every invalid field the API named: [{field, message}] (Ballast's extension). */
+    this.errors = Array.isArray(errors) ? errors : [];
   }
   get isNetwork() { return this.status === 0; }
   get isNotFound() { return this.status === 404; }
@@ -22,8 +24,13 @@ function setOnline(online) {
   for (const fn of listeners) fn(online);
 }
 
-/** Performs one request; resolves to the parsed JSON body (or null). */
-export async function request(method, path, body) {
+/** Performs one request under /v1; resolves to the parsed JSON body (or null). */
+export function request(method, path, body) {
+  return requestAt(method, '/v1' + path, body);
+}
+
+/** Performs one request on any API path (the v2 look-ups). */
+export async function requestAt(method, url, body) {
   const init = { method, headers: { Accept: 'application/json' } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -31,7 +38,7 @@ export async function request(method, path, body) {
   }
   let response;
   try {
-    response = await fetch('/v1' + path, init);
+    response = await fetch(url, init);
   } catch (err) {
     setOnline(false);
     throw new ApiError(0, 'Cannot reach the Ballast API (' + (err && err.message ? err.message : 'network error') + ').');
@@ -46,7 +53,7 @@ export async function request(method, path, body) {
     const message = data && typeof data.faultstring === 'string' && data.faultstring
       ? data.faultstring
       : `The API answered ${response.status} ${response.statusText || ''}`.trim() + '.';
-    throw new ApiError(response.status, message, data && data.faultcode);
+    throw new ApiError(response.status, message, data && data.faultcode, data && data.errors);
   }
   return data;
 }
@@ -56,13 +63,8 @@ export const post = (path, body) => request('POST', path, body);
 export const put = (path, body) => request('PUT', path, body);
 export const del = (path) => request('DELETE', path);
 
-/** Like get, but a 404 resolves to null (e.g. a pool without a monitor). */
-export async function getOptional(path) {
-  try { return await get(path); } catch (err) {
-    if (err instanceof ApiError && err.isNotFound) return null;
-    throw err;
-  }
-}
+/** GET on the v2 API (`/v2/lbaas/...`): what v1 bodies lack (project, monitor ids). */
+export const getV2 = (path) => requestAt('GET', '/v2' + path);
 
 // URL builders, one per resource, so the nesting lives in one place.
 const enc = encodeURIComponent;
@@ -79,4 +81,13 @@ export const paths = {
   monitor: (lb, l, p) => `/loadbalancers/${enc(lb)}/listeners/${enc(l)}/pools/${enc(p)}/health_monitor`,
   members: (lb, l, p) => `/loadbalancers/${enc(lb)}/listeners/${enc(l)}/pools/${enc(p)}/members`,
   member: (lb, l, p, m) => `/loadbalancers/${enc(lb)}/listeners/${enc(l)}/pools/${enc(p)}/members/${enc(m)}`,
+  // Ballast's extension routes beside /v1 (never fields of the v1 bodies).
+  lbHistory: (lb) => `/loadbalancers/${enc(lb)}/history`,
+  listenerHistory: (lb, l) => `/loadbalancers/${enc(lb)}/listeners/${enc(l)}/history`,
+  events: (lb) => `/loadbalancers/${enc(lb)}/events`,
+  memberHealth: (lb, l, p) => `/loadbalancers/${enc(lb)}/listeners/${enc(l)}/pools/${enc(p)}/member_health`,
+  // v2 look-ups, relative to /v2.
+  v2Lb: (lb) => `/lbaas/loadbalancers/${enc(lb)}`,
+  v2Listeners: (lb) => `/lbaas/listeners?loadbalancer_id=${enc(lb)}`,
+  v2Pools: (lb) => `/lbaas/pools?loadbalancer_id=${enc(lb)}`,
 };

@@ -109,10 +109,14 @@ let dialogSeq = 0;
 
 /**
  * Opens a modal form. `fields`: [{name, label, type, options, placeholder,
- * help, disabled, showIf(values), width}]. `values`: initial values.
- * `onSubmit(payload, values)` returns a promise; an ApiError keeps the dialog
- * open with the fault string shown (next to the field it names when it names
- * one) and every input as typed.
+ * help, disabled, showIf(values), width, check(value, values), api}].
+ * `values`: initial values. Before sending, every visible field's `check`
+ * runs and every message shows next to its field at once; nothing is sent
+ * until they all pass. `onSubmit(payload, values)` returns a promise; an
+ * ApiError keeps the dialog open with each field error the API listed next
+ * to its field (matched by name, the last part of a dotted name, or a name
+ * in the field's `api` list), what names no field in the box on top, and
+ * every input as typed. Each message appears once.
  */
 export function openForm({ title, intro, fields, values = {}, submitLabel = 'Save', onSubmit, id }) {
   const labelId = `dlg-title-${++dialogSeq}`;
@@ -201,11 +205,37 @@ export function openForm({ title, intro, fields, values = {}, submitLabel = 'Sav
     }
   };
 
+  const visible = (name) => !rows.get(name).hidden && !inputs.get(name).disabled;
+  /** Shows each {field, message} next to its field; returns the ones that name no field here. */
+  const showFieldErrors = (errors) => {
+    const unplaced = [];
+    let first = null;
+    for (const { field, message } of errors) {
+      const name = fieldFor(field, fields);
+      if (!name || !visible(name)) { unplaced.push(field ? `${field}: ${message}` : message); continue; }
+      const el = fieldErrors.get(name);
+      el.textContent = el.textContent ? `${el.textContent}; ${message}` : message;
+      el.hidden = false;
+      inputs.get(name).setAttribute('aria-invalid', 'true');
+      first = first || inputs.get(name);
+    }
+    if (first) first.focus();
+    return unplaced;
+  };
+
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (submit.disabled) return;
     clearErrors();
     const current = readValues();
+    const mistakes = fields
+      .filter((f) => f.check && visible(f.name))
+      .map((f) => ({ field: f.name, message: f.check(current[f.name], current) }))
+      .filter((m) => m.message);
+    if (mistakes.length) {
+      showFieldErrors(mistakes);
+      return;
+    }
     submit.disabled = true;
     submit.classList.add('is-busy');
     form.setAttribute('aria-busy', 'true');
@@ -214,18 +244,14 @@ export function openForm({ title, intro, fields, values = {}, submitLabel = 'Sav
       dialog.close();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      errorBox.replaceChildren(
-        h('strong', {}, err instanceof ApiError && err.status ? `Error ${err.status}: ` : 'Error: '),
-        message);
+      const listed = err instanceof ApiError && err.errors.length
+        ? err.errors
+        : [{ field: fieldNamedBy(message, fields.map((f) => f.name)), message }];
+      const unplaced = showFieldErrors(listed);
+      const status = err instanceof ApiError && err.status ? `Error ${err.status}: ` : 'Error: ';
+      errorBox.replaceChildren(h('strong', {}, status),
+        unplaced.length ? unplaced.join(' · ') : `the ${listed.length === 1 ? 'field' : `${listed.length} fields`} marked below.`);
       errorBox.hidden = false;
-      const named = fieldNamedBy(message, [...inputs.keys()]);
-      if (named && !rows.get(named).hidden) {
-        const el = fieldErrors.get(named);
-        el.textContent = message;
-        el.hidden = false;
-        inputs.get(named).setAttribute('aria-invalid', 'true');
-        inputs.get(named).focus();
-      }
     } finally {
       submit.disabled = false;
       submit.classList.remove('is-busy');
@@ -237,6 +263,16 @@ export function openForm({ title, intro, fields, values = {}, submitLabel = 'Sav
   const first = [...inputs.values()].find((el) => !el.disabled && !el.closest('[hidden]'));
   if (first) first.focus();
   return dialog;
+}
+
+/** The form field an API field name (`vip.ip_address`) belongs to, if any. */
+function fieldFor(apiField, fields) {
+  if (!apiField) return null;
+  const byAlias = fields.find((f) => (f.api || []).includes(apiField));
+  if (byAlias) return byAlias.name;
+  const last = apiField.split('.').pop();
+  const byName = fields.find((f) => f.name === apiField || f.name === last);
+  return byName ? byName.name : null;
 }
 
 /** The form field a fault string names ("protocol_port: must be ..."), if any. */

@@ -21,9 +21,54 @@ const int = (v) => {
 };
 const drop = (obj) => Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined));
 
+// --- checks before sending ----------------------------------------------------
+// Each returns a message (worded as the API words it) or null. A form runs
+// every check and shows every message next to its field at once; the API
+// checks again and names every field it refuses the same way.
+
+const MAX_TEXT = 255;
+const isInt = (t) => /^[-+]?\d+$/.test(t);
+const intIn = (lo, hi) => (v) => {
+  const t = text(v);
+  if (t === undefined) return null;
+  return isInt(t) && Number(t) >= lo && Number(t) <= hi ? null : `must be an integer ${lo}..${hi}`;
+};
+const required = (check) => (v, all) => (text(v) === undefined ? 'is required' : check(v, all));
+const maxText = (v) => (typeof v === 'string' && [...v].length > MAX_TEXT ? `must be at most ${MAX_TEXT} characters` : null);
+
+/** The 4 numbers of a dotted IPv4 address, or null. */
+function ipv4(t) {
+  const parts = t.split('.');
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null;
+  return parts.map(Number);
+}
+const isIpv6 = (t) => /^[0-9a-f:.]+$/i.test(t) && t.includes(':') && (() => {
+  try { return new URL(`http://[${t}]/`).hostname.length > 2; } catch { return false; }
+})();
+/** An IP address (IPv4 or IPv6). */
+export const ipAddress = (v) => {
+  const t = text(v);
+  if (t === undefined) return null;
+  return ipv4(t) || isIpv6(t) ? null : 'must be an IP address';
+};
+
+/** Whether IPv4 `ip` is a host address of `cidr` (not its network or broadcast address). */
+function inCidr(ip, cidr) {
+  const [addr, bits] = String(cidr).split('/');
+  const a = ipv4(ip);
+  const n = ipv4(addr);
+  if (!a || !n) return true; // IPv6 networks: the API decides.
+  const num = (q) => q.reduce((x, o) => x * 256 + o, 0);
+  const size = 2 ** (32 - Number(bits));
+  const start = Math.floor(num(n) / size) * size;
+  const x = num(a);
+  return size <= 2 ? x >= start && x < start + size : x > start && x < start + size - 1;
+}
+
+const nameField = (placeholder) => ({ name: 'name', label: 'Name', optional: true, placeholder, check: maxText });
 const nameFields = [
-  { name: 'name', label: 'Name', optional: true, placeholder: 'e.g. web-frontend' },
-  { name: 'description', label: 'Description', optional: true, type: 'textarea' },
+  nameField('e.g. web-frontend'),
+  { name: 'description', label: 'Description', optional: true, type: 'textarea', check: maxText },
 ];
 const enabledField = { name: 'enabled', label: 'Enabled', type: 'checkbox' };
 
@@ -49,18 +94,33 @@ export function changes(payload, original, keys) {
 
 // --- load balancer ----------------------------------------------------------
 
+/** The project an object belongs to (v1's tenant_id, v2's project_id); set at creation only. */
+const projectField = {
+  name: 'tenant_id', label: 'Project', optional: true, width: 'half', placeholder: 'e.g. team-web',
+  help: 'The project (tenant) it belongs to; its listeners, pools and members inherit it.', check: maxText,
+};
+
 export function loadBalancerFields(networks, editing) {
   const fields = [...nameFields];
   if (!editing) {
-    fields.push(
+    fields.push(projectField,
       {
         name: 'network_id', label: 'Network', type: 'select',
         options: networks.map((n) => [n.id, `${n.name} — ${n.cidr}`]),
         help: 'The host network the virtual IP is allocated from.',
+        api: ['vip.network_id', 'vip'],
       },
       {
         name: 'ip_address', label: 'VIP address', optional: true, width: 'half',
         placeholder: 'next free address', help: 'Leave empty to take the next free address of the network.',
+        api: ['vip.ip_address'],
+        check: (v, all) => {
+          const bad = ipAddress(v);
+          if (bad) return bad;
+          const network = networks.find((n) => n.id === all.network_id);
+          return text(v) && network && !inCidr(text(v), network.cidr)
+            ? `${text(v)} is not a host address of network ${network.name} (${network.cidr})` : null;
+        },
       });
   }
   fields.push(enabledField);
@@ -71,6 +131,7 @@ export function loadBalancerCreate(v) {
   return drop({
     name: text(v.name),
     description: text(v.description),
+    tenant_id: text(v.tenant_id),
     vip: drop({ network_id: text(v.network_id), ip_address: text(v.ip_address) }),
     enabled: v.enabled,
   });
@@ -87,12 +148,17 @@ export function listenerFields(certificates, editing) {
   const certOptions = [['', 'None — pass TLS through to members'],
     ...certificates.map((c) => [c.id, c.name || c.subject || c.id])];
   return [
-    nameFields[0],
+    nameField('e.g. http-in'),
     { name: 'protocol', label: 'Protocol', type: 'select', options: PROTOCOLS, width: 'half', disabled: editing },
-    { name: 'protocol_port', label: 'Port', type: 'number', width: 'half', placeholder: '80' },
+    { name: 'protocol_port', label: 'Port', type: 'number', width: 'half', placeholder: '80', check: required(intIn(1, 65535)) },
     {
       name: 'connection_limit', label: 'Connection limit', type: 'number', optional: true, width: 'half',
       placeholder: 'unlimited', help: 'Concurrent client connections; empty or -1 for unlimited.',
+      check: (v) => {
+        const t = text(v);
+        return t === undefined || (isInt(t) && (Number(t) === -1 || Number(t) >= 1))
+          ? null : 'must be -1 or null (unlimited) or an integer >= 1';
+      },
     },
     {
       name: 'default_tls_container_id', label: 'TLS certificate', type: 'select', options: certOptions,
@@ -124,16 +190,22 @@ export const listenerUpdate = (v, listener) => changes(listenerPayload(v), liste
 
 export function poolFields(editing) {
   return [
-    nameFields[0],
+    nameField('e.g. web-servers'),
     { name: 'protocol', label: 'Protocol', type: 'select', options: PROTOCOLS, width: 'half', disabled: editing },
     { name: 'lb_algorithm', label: 'Algorithm', type: 'select', options: ALGORITHMS, width: 'half' },
     {
       name: 'persistence', label: 'Session persistence', type: 'select', width: 'half',
       options: [['', 'None'], ['HTTP_COOKIE', 'HTTP cookie'], ['SOURCE_IP', 'Source IP']],
+      api: ['session_persistence.type', 'session_persistence'],
     },
     {
       name: 'cookie_name', label: 'Cookie name', optional: true, width: 'half', placeholder: 'default name',
-      showIf: (v) => v.persistence === 'HTTP_COOKIE',
+      showIf: (v) => v.persistence === 'HTTP_COOKIE', api: ['session_persistence.cookie_name'],
+      check: (v) => {
+        const t = text(v);
+        return t === undefined || /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,255}$/.test(t)
+          ? null : 'must be a valid cookie name (an RFC 6265 token)';
+      },
     },
     nameFields[1],
     enabledField,
@@ -181,13 +253,30 @@ const isHttp = (v) => v.type === 'HTTP' || v.type === 'HTTPS';
 export function monitorFields() {
   return [
     { name: 'type', label: 'Type', type: 'select', options: MONITOR_TYPES, width: 'half' },
-    { name: 'delay', label: 'Interval (s)', type: 'number', width: 'half', help: 'Seconds between probes.' },
-    { name: 'timeout', label: 'Timeout (s)', type: 'number', width: 'half', help: 'At most the interval.' },
-    { name: 'fall_threshold', label: 'Fall threshold', type: 'number', width: 'half', help: 'Failures before OFFLINE (1–10).' },
-    { name: 'rise_threshold', label: 'Rise threshold', type: 'number', width: 'half', help: 'Successes before ONLINE (1–10).' },
+    { name: 'delay', label: 'Interval (s)', type: 'number', width: 'half', placeholder: '5', help: 'Seconds between probes.', check: required(intIn(1, 86400)) },
+    {
+      name: 'timeout', label: 'Timeout (s)', type: 'number', width: 'half', placeholder: '3', help: 'At most the interval.',
+      check: required((v, all) => intIn(1, 86400)(v) || (intIn(1, 86400)(all.delay) === null && text(all.delay) && Number(text(v)) > Number(text(all.delay))
+        ? 'must not be greater than delay' : null)),
+    },
+    { name: 'fall_threshold', label: 'Fall threshold', type: 'number', width: 'half', placeholder: '3', help: 'Failures before OFFLINE (1–10).', check: required(intIn(1, 10)) },
+    { name: 'rise_threshold', label: 'Rise threshold', type: 'number', width: 'half', placeholder: '2', help: 'Successes before ONLINE (1–10).', check: required(intIn(1, 10)) },
     { name: 'http_method', label: 'HTTP method', type: 'select', options: HTTP_METHODS, width: 'half', showIf: isHttp },
-    { name: 'url_path', label: 'URL path', width: 'half', placeholder: '/', showIf: isHttp },
-    { name: 'expected_codes', label: 'Expected codes', width: 'half', placeholder: '200', help: 'e.g. 200, 200,202 or 200-204', showIf: isHttp },
+    {
+      name: 'url_path', label: 'URL path', width: 'half', placeholder: '/health', showIf: isHttp,
+      check: (v) => {
+        const t = text(v);
+        return t === undefined || (t.startsWith('/') && !/\s/.test(t) && t.length <= 2048)
+          ? null : 'must be a path starting with / (no spaces, at most 2048 characters)';
+      },
+    },
+    {
+      name: 'expected_codes', label: 'Expected codes', width: 'half', placeholder: '200', help: 'e.g. 200, 200,202 or 200-204', showIf: isHttp,
+      check: (v) => {
+        const t = text(v);
+        return t === undefined || /^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$/.test(t) ? null : 'must be codes like 200, 200,202 or 200-204';
+      },
+    },
     enabledField,
   ];
 }
@@ -225,13 +314,14 @@ export function monitorUpdate(v, monitor) {
 export function memberFields(editing) {
   return [
     {
-      name: 'ip_address', label: 'IP address', width: 'half', placeholder: '127.0.0.1', disabled: editing,
+      name: 'ip_address', label: 'IP address', width: 'half', placeholder: 'e.g. 10.0.0.21', disabled: editing,
       help: editing ? 'The address cannot be changed; add a new member instead.' : null,
+      check: required(ipAddress),
     },
-    { name: 'protocol_port', label: 'Port', type: 'number', width: 'half', placeholder: '8080' },
+    { name: 'protocol_port', label: 'Port', type: 'number', width: 'half', placeholder: '8080', check: required(intIn(1, 65535)) },
     {
-      name: 'weight', label: 'Weight', type: 'number', width: 'half',
-      help: '0–256; 0 takes no new connections.',
+      name: 'weight', label: 'Weight', type: 'number', width: 'half', placeholder: '1',
+      help: '0–256; 0 takes no new connections.', check: intIn(0, 256),
     },
     enabledField,
   ];

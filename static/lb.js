@@ -1,7 +1,9 @@
-// The load balancer page: its summary and the tree listeners -> pool ->
-// health monitor and members, with live stats and every create, edit and
-// delete form.
+// The load balancer page: its summary, traffic graphs and events feed, and
+// the tree listeners -> pool -> health monitor and members, with live stats,
+// each member's last probe and the cause of its status, and every create,
+// edit and delete form.
 import * as api from './api.js';
+import { pruneCharts, trafficChart } from './charts.js';
 import { h, badge, confirmDelete, formatBytes, formatCount, isPending, openForm, toast } from './dom.js';
 import * as forms from './forms.js';
 import { PollingView } from './view.js';
@@ -47,23 +49,54 @@ export class LoadBalancerView extends PollingView {
       this.listeners = [];
       return;
     }
-    const listeners = await api.get(p.listeners(this.id));
+    // The v2 view of the same rows says what v1 bodies do not: each object's
+    // project and whether a pool has a monitor (so no request is made for a
+    // monitor that does not exist). Extras fail soft: the page works without.
+    const soft = (promise) => promise.catch(() => null);
+    const [listeners, v2lb, v2listeners, v2pools, history, events] = await Promise.all([
+      api.get(p.listeners(this.id)),
+      soft(api.getV2(p.v2Lb(this.id))),
+      soft(api.getV2(p.v2Listeners(this.id))),
+      soft(api.getV2(p.v2Pools(this.id))),
+      soft(api.get(p.lbHistory(this.id))),
+      soft(api.get(p.events(this.id))),
+    ]);
+    this.project = v2lb && v2lb.loadbalancer ? v2lb.loadbalancer.project_id : lb.tenant_id;
+    this.history = history;
+    this.events = events ? events.events : null;
+    const projects = new Map();
+    for (const l of (v2listeners && v2listeners.listeners) || []) projects.set(l.id, l.project_id);
+    const v2pool = new Map(((v2pools && v2pools.pools) || []).map((pl) => [pl.id, pl]));
+    for (const pl of v2pool.values()) projects.set(pl.id, pl.project_id);
+    this.projects = projects;
     const trees = await Promise.all(listeners.map(async (listener) => {
       try {
-        const [pools, stats] = await Promise.all([
+        const [pools, stats, traffic] = await Promise.all([
           api.get(p.pools(this.id, listener.id)),
           api.get(p.stats(this.id, listener.id)).catch(() => null),
+          soft(api.get(p.listenerHistory(this.id, listener.id))),
         ]);
         const pool = pools[0] || null;
         let members = [];
         let monitor = null;
+        let health = new Map();
         if (pool) {
-          [members, monitor] = await Promise.all([
+          const known = v2pool.get(pool.id);
+          // Without the v2 view, fall back to asking (a 404 means none).
+          const hasMonitor = known ? Boolean(known.healthmonitor_id) : true;
+          const [m, hm, mh] = await Promise.all([
             api.get(p.members(this.id, listener.id, pool.id)),
-            api.getOptional(p.monitor(this.id, listener.id, pool.id)),
+            hasMonitor ? api.get(p.monitor(this.id, listener.id, pool.id)).catch((err) => {
+              if (err instanceof api.ApiError && err.isNotFound) return null;
+              throw err;
+            }) : null,
+            hasMonitor ? soft(api.get(p.memberHealth(this.id, listener.id, pool.id))) : null,
           ]);
+          members = m;
+          monitor = hm;
+          health = new Map(((mh && mh.members) || []).map((e) => [e.member_id, e]));
         }
-        return { listener, stats, pool, members, monitor };
+        return { listener, stats, traffic, pool, members, monitor, health };
       } catch (err) {
         // Deleted between the list and this read: it is simply gone.
         if (err instanceof api.ApiError && err.isNotFound) return null;
@@ -165,6 +198,7 @@ export class LoadBalancerView extends PollingView {
         fact('Network', network ? `${network.name} (${network.cidr})` : h('code', { class: 'id' }, (lb.vip && lb.vip.network_id) || '—')),
         fact('Enabled', yesNo(lb.enabled)),
         fact('Listeners', String(this.listeners.length)),
+        fact('Project', projectText(this.project)),
         fact('ID', h('code', { class: 'id' }, lb.id), 'fact-wide'),
         fact('VIP port', h('code', { class: 'id' }, (lb.vip && lb.vip.port_id) || '—'), 'fact-wide')));
 
@@ -181,6 +215,13 @@ export class LoadBalancerView extends PollingView {
         'This load balancer has been deleted. It stays visible here until housekeeping purges it.'));
     }
 
+    const keep = new Set(['lb']);
+    for (const t of this.listeners) keep.add(`listener-${t.listener.id}`);
+    pruneCharts(keep);
+    const trafficSection = deleted ? null : h('section', { class: 'section', 'aria-labelledby': 'traffic-title' },
+      h('div', { class: 'section-head' }, h('h2', { id: 'traffic-title' }, 'Traffic')),
+      h('div', { class: 'card' }, trafficChart('lb', 'All listeners', this.history)));
+
     const listenersSection = deleted ? null : h('section', { class: 'section', 'aria-labelledby': 'listeners-title' },
       h('div', { class: 'section-head' },
         h('h2', { id: 'listeners-title' }, 'Listeners'),
@@ -194,8 +235,24 @@ export class LoadBalancerView extends PollingView {
       h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
         h('a', { href: '#/' }, 'Load balancers'), h('span', { 'aria-hidden': 'true' }, '›'),
         h('span', { 'aria-current': 'page' }, name)),
-      summary, notices, listenersSection);
+      summary, notices, trafficSection, listenersSection, this.eventsSection());
     this.scrollToAnchor();
+  }
+
+  /** The newest events of this load balancer: status changes with their cause, job results. */
+  eventsSection() {
+    if (!this.events) return null;
+    const when = (at) => new Date(at * 1000);
+    return h('section', { class: 'section', 'aria-labelledby': 'events-title' },
+      h('div', { class: 'section-head' },
+        h('h2', { id: 'events-title' }, 'Events'),
+        h('span', { class: 'muted small' }, 'Newest first; the last 200 are kept.')),
+      this.events.length
+        ? h('ol', { class: 'card events' }, this.events.slice(0, 50).map((e) => h('li', { class: `event event-${e.kind}`, dataset: { kind: e.kind } },
+          h('time', { class: 'event-time mono small', datetime: when(e.at).toISOString(), title: when(e.at).toLocaleString() }, clock(e.at)),
+          h('span', { class: 'event-subject' }, e.subject),
+          h('span', { class: `event-message${/^(OFFLINE|ERROR)|failed/.test(e.message) ? ' event-bad' : ''}` }, e.message))))
+        : h('div', { class: 'panel empty empty-small' }, h('p', {}, 'Nothing has happened yet.')));
   }
 
   listenerCard(tree) {
@@ -221,14 +278,16 @@ export class LoadBalancerView extends PollingView {
       h('dl', { class: 'facts facts-inline' },
         fact('Connection limit', listener.connection_limit === null || listener.connection_limit === undefined || listener.connection_limit < 0 ? 'Unlimited' : formatCount(listener.connection_limit)),
         listener.protocol === 'HTTPS' ? fact('TLS', cert ? h('span', {}, 'Terminated · ', h('code', { class: 'id', title: cert }, cert.slice(0, 8))) : 'Passthrough') : null,
-        fact('Enabled', yesNo(listener.enabled))),
+        fact('Enabled', yesNo(listener.enabled)),
+        fact('Project', projectText(this.projects && this.projects.get(listener.id)))),
       h('div', { class: 'stats', 'aria-label': `Traffic of listener ${title}`, role: 'group' },
         stat('Bytes in', stats ? formatBytes(stats.bytes_in) : '—', 'bytes_in'),
         stat('Bytes out', stats ? formatBytes(stats.bytes_out) : '—', 'bytes_out'),
         stat('Active connections', stats ? formatCount(stats.active_connections) : '—', 'active_connections'),
         stat('Total connections', stats ? formatCount(stats.total_connections) : '—', 'total_connections')),
+      trafficChart(`listener-${listener.id}`, `Traffic of ${title}`, tree.traffic),
       pool ? this.poolBlock(tree) : h('div', { class: 'subpanel subpanel-empty' },
-        h('p', {}, h('strong', {}, 'No pool. '), 'Connections to this listener are refused until it has a pool with members.'),
+        h('p', {}, h('strong', {}, 'No pool. '), withoutPool(listener)),
         this.button('+ Add pool', `add-pool-${listener.id}`, () => this.createPool(tree), { labelText: `Add pool to listener ${title}` })));
   }
 
@@ -252,7 +311,8 @@ export class LoadBalancerView extends PollingView {
         fact('Protocol', pool.protocol),
         fact('Algorithm', ALGORITHM_LABEL[pool.lb_algorithm] || pool.lb_algorithm),
         fact('Persistence', persistence),
-        fact('Enabled', yesNo(pool.enabled))),
+        fact('Enabled', yesNo(pool.enabled)),
+        fact('Project', projectText(this.projects && this.projects.get(pool.id)))),
       this.monitorRow(tree),
       h('div', { class: 'members' },
         h('div', { class: 'members-head' },
@@ -263,7 +323,8 @@ export class LoadBalancerView extends PollingView {
           h('thead', {}, h('tr', {},
             h('th', { scope: 'col' }, 'Address'), h('th', { scope: 'col', class: 'num' }, 'Port'),
             h('th', { scope: 'col', class: 'num' }, 'Weight'), h('th', { scope: 'col' }, 'Enabled'),
-            h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
+            h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Last probe'),
+            h('th', { scope: 'col', class: 'col-actions' }, h('span', { class: 'sr-only' }, 'Actions')))),
           h('tbody', {}, members
             .slice()
             .sort((a, b) => a.ip_address.localeCompare(b.ip_address, 'en', { numeric: true }) || a.protocol_port - b.protocol_port)
@@ -275,7 +336,9 @@ export class LoadBalancerView extends PollingView {
                 h('td', { 'data-label': 'Weight', class: 'num' }, h('span', { class: 'weight' }, String(member.weight))),
                 h('td', { 'data-label': 'Enabled' }, yesNo(member.enabled)),
                 h('td', { 'data-label': 'Status' }, member.provisioning_status && isPending(member.provisioning_status)
-                  ? badge(member.provisioning_status, 'provisioning') : badge(member.operating_status, 'operating')),
+                  ? badge(member.provisioning_status, 'provisioning') : badge(member.operating_status, 'operating'),
+                  memberCause(member, tree.health.get(member.id))),
+                h('td', { 'data-label': 'Last probe', class: 'member-probe' }, lastProbe(tree.health.get(member.id))),
                 h('td', { class: 'col-actions' }, h('div', { class: 'actions' },
                   this.button('Edit', `edit-member-${member.id}`, () => this.editMember(tree, member), { labelText: `Edit member ${addr}` }),
                   this.button('Delete', `delete-member-${member.id}`, () => this.deleteMember(tree, member), { tone: 'danger-ghost', labelText: `Delete member ${addr}` }))));
@@ -359,7 +422,7 @@ export class LoadBalancerView extends PollingView {
       values: { protocol: 'HTTP', enabled: true, default_tls_container_id: '' },
       onSubmit: async (values) => {
         const listener = await api.post(api.paths.listeners(this.id), forms.listenerCreate(values));
-        this.listeners.push({ listener, stats: null, pool: null, members: [], monitor: null });
+        this.listeners.push({ listener, stats: null, traffic: null, pool: null, members: [], monitor: null, health: new Map() });
         this.accepted(`Listener ${listener.protocol} :${listener.protocol_port} created`);
       },
     });
@@ -542,6 +605,51 @@ export class LoadBalancerView extends PollingView {
       },
     });
   }
+}
+
+/** What a listener without a pool really does with a client. */
+function withoutPool(listener) {
+  const http = listener.protocol === 'HTTP' || (listener.protocol === 'HTTPS' && listener.default_tls_container_id);
+  return http
+    ? `It accepts connections and answers every request with 503 Service Unavailable until it has a pool with members.`
+    : 'It accepts connections and closes them at once until it has a pool with members.';
+}
+
+/** A project id, or "none" for an object made without one. */
+function projectText(project) {
+  return project ? h('code', { class: 'id', title: project }, project.length > 16 ? `${project.slice(0, 16)}…` : project)
+    : h('span', { class: 'muted' }, 'none');
+}
+
+/** A time of day (HH:MM:SS) of Unix seconds. */
+function clock(at) {
+  return new Date(at * 1000).toLocaleTimeString('en-GB', { hour12: false });
+}
+
+/** How long ago Unix seconds `at` was: "12 s ago", "4 min ago", "2 h ago". */
+function ago(at) {
+  const s = Math.max(0, Math.round(Date.now() / 1000 - at));
+  if (s < 90) return `${s} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
+
+/** Why a member that is down is down, and since when. */
+function memberCause(member, health) {
+  if (!health || !health.monitored || !health.cause) return null;
+  if (health.status !== 'OFFLINE' && health.status !== 'ERROR') return null;
+  return h('p', { class: 'member-cause small' },
+    h('span', { class: 'cause-text' }, health.cause),
+    health.since ? h('span', { class: 'muted' }, ` · since ${clock(health.since)} (${ago(health.since)})`) : null);
+}
+
+/** The member's last probe: type, result, latency, time. */
+function lastProbe(health) {
+  if (!health || !health.monitored) return h('span', { class: 'muted small' }, 'not probed');
+  const probe = health.last_probe;
+  if (!probe) return h('span', { class: 'muted small' }, 'waiting for the first probe');
+  return h('span', { class: `probe probe-${probe.result} small`, title: probe.detail || '' },
+    `${probe.type} ${probe.result} · ${probe.latency_ms} ms · ${clock(probe.at)}`);
 }
 
 /** The object's status badges, each with a caption saying which status it is. */

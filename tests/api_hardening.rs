@@ -543,3 +543,68 @@ fn a_404_is_no_error_log_line() {
         "{lines:#?}"
     );
 }
+
+/// Every key of a JSON value, nested ones included.
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| std::iter::once(k.clone()).chain(keys(v)))
+            .collect(),
+        serde_json::Value::Array(items) => items.iter().flat_map(keys).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn json_log_lines_are_json_without_colour_or_source_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut b = Ballast::start_in(
+        tmp.path(),
+        &fresh_cidr(),
+        Options {
+            extra_toml: "[log]\nformat = \"json\"\n".into(),
+            ..Options::default()
+        },
+    );
+    let (s, v) = b.get("/v1/nope");
+    assert_fault(s, &v, 404, "");
+    b.create_lb();
+    assert!(b.terminate().expect("running").success());
+    // The reader thread may still be taking the last lines off the pipe.
+    common::wait_until(Duration::from_secs(10), "the last log line", || {
+        b.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("\"stopped\""))
+    });
+
+    let lines = b.log.lock().unwrap().clone();
+    let mut targets = Vec::new();
+    for line in &lines {
+        assert!(!line.contains('\u{1b}'), "ANSI escape in {line:?}");
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+        assert!(value["fields"]["message"].is_string(), "{line}");
+        for key in keys(&value) {
+            assert!(
+                !["file", "line", "module_path"]
+                    .iter()
+                    .any(|k| key == *k || key.ends_with(&format!(".{k}"))),
+                "source location key {key:?} in {line}"
+            );
+        }
+        targets.extend(value["target"].as_str().map(str::to_string));
+    }
+    // Both Ballast's own lines and Rocket's (bridged from `log`, which
+    // carried source paths) were checked.
+    assert!(
+        targets.iter().any(|t| t.starts_with("ballast")),
+        "{targets:?}"
+    );
+    assert!(
+        targets.iter().any(|t| t.starts_with("rocket")),
+        "{targets:?}"
+    );
+}

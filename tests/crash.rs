@@ -7,12 +7,14 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Ballast, Options, fresh_cidr, pending_objects, try_http, wait_until};
+use common::{
+    Ballast, Options, ballast_cli, fresh_cidr, pending_objects, serve_expecting_failure, try_http,
+    wait_until, write_config,
+};
 use serde_json::json;
 
 /// What one writer thread sent and what was acknowledged.
@@ -282,29 +284,13 @@ fn a_restart_reapplies_active_load_balancers_and_keeps_them_active() {
     assert!(pending_objects(&b).is_empty());
 }
 
-fn write_config(dir: &Path) -> std::path::PathBuf {
-    let config = dir.join("ballast.toml");
-    let toml = format!(
-        "data_dir = {:?}\n\n[api]\naddress = \"127.0.0.1\"\nport = 0\n\n\
-         [[networks]]\nname = \"test\"\nmode = \"loopback\"\ncidr = {:?}\n",
-        dir.join("data").display().to_string(),
-        fresh_cidr(),
-    );
-    std::fs::write(&config, toml).expect("write config");
-    config
-}
-
 #[test]
 fn migrate_creates_an_owner_only_database_at_the_latest_version() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let config = write_config(tmp.path());
+    let config = write_config(tmp.path(), &fresh_cidr(), &Options::default());
     for _ in 0..2 {
         // The second run finds the file up to date and changes nothing.
-        let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-            .args(["migrate", "--config"])
-            .arg(&config)
-            .output()
-            .expect("run ballast migrate");
+        let out = ballast_cli(&["migrate".as_ref(), "--config".as_ref(), config.as_os_str()]);
         assert!(out.status.success(), "{out:?}");
     }
     let data = tmp.path().join("data");
@@ -335,7 +321,7 @@ fn migrate_creates_an_owner_only_database_at_the_latest_version() {
 #[test]
 fn serve_refuses_a_database_written_by_a_newer_ballast() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let config = write_config(tmp.path());
+    let config = write_config(tmp.path(), &fresh_cidr(), &Options::default());
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).expect("data dir");
     let db = data.join("ballast.sqlite3");
@@ -344,33 +330,7 @@ fn serve_refuses_a_database_written_by_a_newer_ballast() {
         .execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
         .expect("set user_version");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ballast serve");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill(); // we fail below either way
-            panic!("ballast serve kept running on a database from a newer version");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read stderr");
+    let (status, stderr) = serve_expecting_failure(&config, &[]);
     assert!(!status.success(), "exit status {status}");
     assert!(stderr.contains("newer"), "stderr: {stderr}");
     assert!(stderr.contains("99"), "stderr names the version: {stderr}");

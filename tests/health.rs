@@ -387,6 +387,39 @@ async fn a_stopped_member_goes_offline_in_time_and_comes_back_when_restarted() {
 }
 
 #[tokio::test]
+async fn member_health_tells_the_last_probe_and_the_cause_since_the_change() {
+    let mut c = Checker::new();
+    let id = MemberId::new();
+    let address = dead_address();
+    assert_eq!(c.checker.member_health(id), None, "not monitored yet");
+    c.apply(Some(monitor(HealthMonitorType::Tcp)), &[(id, address)]);
+    let change = c
+        .wait_for(id, OperatingStatus::Offline, Duration::from_secs(3))
+        .await;
+    assert_eq!(change.address, address);
+    let health = c.checker.member_health(id).expect("monitored");
+    assert_eq!(health.status, Some(OperatingStatus::Offline));
+    assert_eq!(health.cause.as_deref(), Some(change.cause.as_str()));
+    assert!(
+        change.cause.contains("consecutive failure"),
+        "{}",
+        change.cause
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let since = health.since.expect("changed once");
+    assert!((now - 5..=now).contains(&since), "since {since}, now {now}");
+    let probe = health.last_probe.expect("probed");
+    assert_eq!(probe.kind, HealthMonitorType::Tcp);
+    assert_eq!(probe.result, "failure");
+    assert!(probe.detail.is_some_and(|d| !d.is_empty()));
+    assert!(probe.latency_ms < 2_000, "{}", probe.latency_ms);
+    assert!((since..=now).contains(&probe.at));
+}
+
+#[tokio::test]
 async fn a_new_member_gets_no_traffic_until_its_first_probe_which_runs_at_once() {
     let mut c = Checker::new();
     let member = Member::start(Kind::Tcp).await;

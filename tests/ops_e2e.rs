@@ -11,41 +11,20 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Ballast, Options, fresh_cidr, http, http_member, http_raw, wait_until};
+use common::{
+    Ballast, Options, ballast_cli, fresh_cidr, http, http_member, http_raw, wait_until,
+    write_config,
+};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------- helpers
 
-/// Run `ballast ARGS...` to completion with a clean systemd environment.
-fn ballast_cli(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(args)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ballast")
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A config like the harness writes, for commands run before or without a
-/// server: `data_dir` is `dir/data`.
-fn write_config(dir: &Path, cidr: &str, extra: &str) -> std::path::PathBuf {
-    let path = dir.join("ballast.toml");
-    let toml = format!(
-        "data_dir = {data:?}\n\n[api]\naddress = \"127.0.0.1\"\nport = 0\n\n\
-         [[networks]]\nname = \"test\"\nmode = \"loopback\"\ncidr = {cidr:?}\n{extra}\n",
-        data = dir.join("data").display().to_string(),
-    );
-    std::fs::write(&path, toml).expect("write config");
-    path
 }
 
 /// A datagram socket in `dir` standing in for systemd's notify socket.
@@ -612,7 +591,7 @@ fn check_names_the_bad_key_and_exits_2() {
     let cidr = fresh_cidr();
 
     // An unknown key inside [api].
-    let config = write_config(tmp.path(), &cidr, "");
+    let config = write_config(tmp.path(), &cidr, &Options::default());
     let toml = std::fs::read_to_string(&config)
         .expect("read config")
         .replace("port = 0\n", "port = 0\nbogus_knob = 1\n");
@@ -620,7 +599,7 @@ fn check_names_the_bad_key_and_exits_2() {
     let out = ballast_cli(&["check".as_ref(), "--config".as_ref(), config.as_os_str()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("api.bogus_knob"),
+        text(&out.stderr).contains("unknown key `[api] bogus_knob`"),
         "{}",
         text(&out.stderr)
     );
@@ -628,10 +607,13 @@ fn check_names_the_bad_key_and_exits_2() {
     // A CIDR that does not parse, and one that parses but is refused
     // (loopback mode lives inside 127.0.0.0/8).
     for (cidr, key) in [
-        ("127.9.9.0/99", "networks.0.cidr"),
-        ("10.0.0.0/24", "networks[0].cidr"),
+        ("127.9.9.0/99", "`[[networks]] #1 cidr`: invalid IP address"),
+        (
+            "10.0.0.0/24",
+            "`[[networks]] #1 cidr`: a loopback-mode network",
+        ),
     ] {
-        let config = write_config(tmp.path(), cidr, "");
+        let config = write_config(tmp.path(), cidr, &Options::default());
         let out = ballast_cli(&["check".as_ref(), "--config".as_ref(), config.as_os_str()]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{cidr}: {stderr}");
@@ -649,7 +631,7 @@ fn check_names_the_bad_key_and_exits_2() {
 fn check_reports_a_database_and_says_a_missing_one_will_be_created() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let cidr = fresh_cidr();
-    let config = write_config(tmp.path(), &cidr, "");
+    let config = write_config(tmp.path(), &cidr, &Options::default());
     let db = tmp.path().join("data").join("ballast.sqlite3");
 
     let out = ballast_cli(&["check".as_ref(), "--config".as_ref(), config.as_os_str()]);
@@ -771,7 +753,7 @@ fn backup_under_write_load_holds_every_acknowledged_load_balancer_and_restores()
     let restored = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(restored.path().join("data")).expect("mkdir");
     std::fs::copy(&dest, restored.path().join("data").join("ballast.sqlite3")).expect("copy");
-    let config = write_config(restored.path(), &cidr, "");
+    let config = write_config(restored.path(), &cidr, &Options::default());
     let out = ballast_cli(&["check".as_ref(), "--config".as_ref(), config.as_os_str()]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));

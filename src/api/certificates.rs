@@ -14,7 +14,8 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
-use super::validate;
+use super::v2::shape::RequestProject;
+use super::{lookup, validate};
 use crate::model::CertificateId;
 use crate::store::{self, certificates::Certificate};
 
@@ -136,7 +137,13 @@ async fn list(state: Api<'_>) -> ApiResult<Json<Vec<CertificateView>>> {
     state
         .read(|conn| {
             let certs = store::certificates::list(conn)?;
-            Ok(Json(certs.iter().map(describe).collect::<ApiResult<_>>()?))
+            Ok(Json(
+                certs
+                    .iter()
+                    .filter(|c| lookup::certificate_visible(c))
+                    .map(describe)
+                    .collect::<ApiResult<_>>()?,
+            ))
         })
         .await
 }
@@ -146,7 +153,7 @@ async fn show(state: Api<'_>, id: &str) -> ApiResult<Json<CertificateView>> {
     let id: CertificateId = path_id("certificate", id)?;
     state
         .read(move |conn| {
-            let c = store::certificates::get(conn, id)?
+            let c = lookup::certificate(conn, id)?
                 .ok_or_else(|| ApiError::not_found("certificate", id))?;
             Ok(Json(describe(&c)?))
         })
@@ -157,6 +164,7 @@ async fn show(state: Api<'_>, id: &str) -> ApiResult<Json<CertificateView>> {
 async fn create(
     state: Api<'_>,
     body: Body<CreateCertificate>,
+    project: RequestProject,
 ) -> ApiResult<(Status, Json<CertificateView>)> {
     let req = body.into_inner()?;
     let id: Option<CertificateId> = validate::id("id", req.id)?;
@@ -174,6 +182,8 @@ async fn create(
         certificate,
         private_key,
         intermediates: req.intermediates,
+        // The caller's project (none without identity).
+        project_id: project.owner(None)?,
     };
     let view = describe(&cert)?;
     state
@@ -196,8 +206,7 @@ async fn remove(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: CertificateId = path_id("certificate", id)?;
     state
         .write(move |tx| {
-            store::certificates::get(tx, id)?
-                .ok_or_else(|| ApiError::not_found("certificate", id))?;
+            lookup::certificate(tx, id)?.ok_or_else(|| ApiError::not_found("certificate", id))?;
             if store::listeners::uses_certificate(tx, id)? {
                 return Err(ApiError::conflict(format!(
                     "certificate {id} is in use by a listener"

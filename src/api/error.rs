@@ -1,55 +1,90 @@
 //! The one mapping from errors to HTTP: `ApiError` and the JSON fault body
 //! `{"faultcode": "Client"|"Server", "faultstring": ..., "debuginfo": null}`.
 //! Catchers use the same body, so nothing answers in HTML.
+//!
+//! A 400 about fields carries one Ballast extension beside Octavia's keys:
+//! `"errors": [{"field": ..., "message": ...}, ...]`, every invalid field of
+//! the body in the order they were checked; `faultstring` stays the first
+//! one's `field: message`, so clients that read only it see what they saw
+//! before.
 
 use rocket::http::{ContentType, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::{Request, catch};
+use serde::Serialize;
 use serde_json::json;
 use tracing::error;
 
 use crate::store::StoreError;
 
-/// An error answer: a status and the fault string shown to the client.
+/// An error answer: a status, the fault string shown to the client and,
+/// for invalid fields, each field with its reason.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: Status,
     pub message: String,
+    /// Every invalid field, first one first; empty for other faults.
+    pub errors: Vec<FieldError>,
+}
+
+/// One invalid field of a request body: `field` as the API spells it
+/// (`vip.ip_address`), `message` the reason without the field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
 }
 
 impl ApiError {
-    /// 400 naming what is wrong.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    /// An error with `status` and `message`, about no field in particular.
+    pub fn new(status: Status, message: impl Into<String>) -> Self {
         Self {
-            status: Status::BadRequest,
+            status,
             message: message.into(),
+            errors: Vec::new(),
         }
     }
-    /// 400 for one field: `field: reason`.
+    /// 400 naming what is wrong.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(Status::BadRequest, message)
+    }
+    /// 400 for one field: `field: reason`, listed in `errors` too.
     pub fn field(field: &str, reason: impl std::fmt::Display) -> Self {
-        Self::bad_request(format!("{field}: {reason}"))
+        let message = reason.to_string();
+        Self {
+            status: Status::BadRequest,
+            message: format!("{field}: {message}"),
+            errors: vec![FieldError {
+                field: field.to_owned(),
+                message,
+            }],
+        }
     }
     /// 404 for an unknown object.
     pub fn not_found(kind: &str, id: impl std::fmt::Display) -> Self {
-        Self {
-            status: Status::NotFound,
-            message: format!("{kind} {id} not found"),
-        }
+        Self::new(Status::NotFound, format!("{kind} {id} not found"))
     }
     /// 409 with the reason.
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self {
-            status: Status::Conflict,
-            message: message.into(),
-        }
+        Self::new(Status::Conflict, message)
     }
     /// 500: the cause goes to the log, the client sees a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         error!(%cause, "internal error");
-        Self {
-            status: Status::InternalServerError,
-            message: "internal server error (see the server log)".into(),
+        Self::new(
+            Status::InternalServerError,
+            "internal server error (see the server log)",
+        )
+    }
+    /// One fault for several: the first one's status and message, and every
+    /// field error of all of them in order. `None` when `all` is empty.
+    pub fn combine(all: Vec<ApiError>) -> Option<ApiError> {
+        let mut all = all.into_iter();
+        let mut first = all.next()?;
+        for more in all {
+            first.errors.extend(more.errors);
         }
+        Some(first)
     }
 }
 
@@ -66,12 +101,24 @@ impl From<StoreError> for ApiError {
 
 /// The fault body for a status and message.
 pub fn fault(status: Status, message: &str) -> (Status, (ContentType, String)) {
+    fault_with(status, message, &[])
+}
+
+/// The fault body, with the `errors` extension when there are field errors.
+fn fault_with(
+    status: Status,
+    message: &str,
+    errors: &[FieldError],
+) -> (Status, (ContentType, String)) {
     let faultcode = if status.code >= 500 {
         "Server"
     } else {
         "Client"
     };
-    let body = json!({ "faultcode": faultcode, "faultstring": message, "debuginfo": null });
+    let mut body = json!({ "faultcode": faultcode, "faultstring": message, "debuginfo": null });
+    if !errors.is_empty() {
+        body["errors"] = json!(errors);
+    }
     (status, (ContentType::JSON, body.to_string()))
 }
 
@@ -87,7 +134,7 @@ impl<'r> Responder<'r, 'static> for ApiError {
         } else {
             self.message
         };
-        Response::build_from(fault(self.status, &message).respond_to(req)?).ok()
+        Response::build_from(fault_with(self.status, &message, &self.errors).respond_to(req)?).ok()
     }
 }
 
@@ -97,41 +144,35 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[catch(404)]
 pub fn not_found(req: &Request<'_>) -> ApiError {
     if super::method_not_allowed(req) {
-        return ApiError {
-            status: Status::MethodNotAllowed,
-            message: format!(
+        return ApiError::new(
+            Status::MethodNotAllowed,
+            format!(
                 "method {} not allowed on {}",
                 req.method(),
                 req.uri().path()
             ),
-        };
+        );
     }
-    ApiError {
-        status: Status::NotFound,
-        message: format!("no such resource: {}", req.uri().path()),
-    }
+    ApiError::new(
+        Status::NotFound,
+        format!("no such resource: {}", req.uri().path()),
+    )
 }
 
 #[catch(413)]
 pub fn payload_too_large() -> ApiError {
-    ApiError {
-        status: Status::PayloadTooLarge,
-        message: "request body is larger than 1 MiB".into(),
-    }
+    ApiError::new(Status::PayloadTooLarge, "request body is larger than 1 MiB")
 }
 
 #[catch(500)]
 pub fn internal_error() -> ApiError {
-    ApiError {
-        status: Status::InternalServerError,
-        message: "internal server error (see the server log)".into(),
-    }
+    ApiError::new(
+        Status::InternalServerError,
+        "internal server error (see the server log)",
+    )
 }
 
 #[catch(default)]
 pub fn default(status: Status, _req: &Request<'_>) -> ApiError {
-    ApiError {
-        status,
-        message: status.reason().unwrap_or("error").to_string(),
-    }
+    ApiError::new(status, status.reason().unwrap_or("error"))
 }

@@ -7,7 +7,14 @@
 //! on a kept-alive connection) and every request up to its response head is
 //! bounded by `[api] request_timeout_secs`. Requests are passed unchanged,
 //! with the client's address in `X-Real-IP` (Rocket's client-IP header), to
-//! Rocket on a loopback port of its own.
+//! Rocket on a loopback port of its own. Each carries the process's front
+//! token too (see [`policy::FRONT_HEADER`]): Rocket refuses a request without
+//! it, so another local process cannot reach Rocket's port around the front's
+//! timeouts or name its own `X-Real-IP`. Whatever the client sent under
+//! either name is replaced.
+//!
+//! A request head hyper cannot parse is answered by hyper itself; [`canned`]
+//! puts the API's JSON fault in place of its empty answer.
 //!
 //! On shutdown (Rocket's, which follows SIGTERM) the front stops accepting,
 //! finishes each request in flight with `Connection: close` so a keep-alive
@@ -34,7 +41,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
+
+use super::policy;
+
+mod canned;
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -52,14 +63,23 @@ const HOP_BY_HOP: [&str; 5] = [
 ];
 
 /// Serve the API's public socket until `stop` resolves, passing every request
-/// to Rocket at `backend`. Returns once every connection has closed (at most
-/// [`SHUTDOWN_GRACE`] after `stop`).
+/// to Rocket at `backend` with `front_token` (the policy's
+/// [`front_token`](policy::ApiPolicy::front_token)). Returns once every
+/// connection has closed (at most [`SHUTDOWN_GRACE`] after `stop`).
 pub async fn serve(
     listener: TcpListener,
     backend: SocketAddr,
+    front_token: &str,
     request_timeout: Duration,
     stop: impl Future<Output = ()>,
 ) {
+    let Ok(token) = HeaderValue::from_str(front_token) else {
+        // The policy makes the token of hex digits; anything else is a bug
+        // that would leave every request refused.
+        warn!("API front token is not a header value; not serving the API");
+        return;
+    };
+    info!(%backend, "API front forwarding to Rocket");
     let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new())
         // Rocket keeps its side open; the pool needs no long memory.
         .pool_idle_timeout(Duration::from_secs(30))
@@ -67,6 +87,7 @@ pub async fn serve(
     let forward = Arc::new(Forward {
         client,
         backend,
+        token,
         request_timeout,
     });
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -97,11 +118,18 @@ pub async fn serve(
             debug!(%error, "API connection: TCP_NODELAY failed");
         }
         let forward = Arc::clone(&forward);
+        let answers = canned::Answers::default();
+        let io = TokioIo::new(canned::FaultingIo::new(stream, answers.clone()));
         let service = hyper::service::service_fn(move |req| {
             let forward = Arc::clone(&forward);
-            async move { Ok::<_, std::convert::Infallible>(forward.call(req, peer).await) }
+            let answers = answers.clone();
+            async move {
+                let response = forward.call(req, peer).await;
+                answers.handed();
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = http.serve_connection(io, service);
         let closing = closing.clone();
         connections.spawn(async move {
             tokio::pin!(conn);
@@ -132,6 +160,8 @@ pub async fn serve(
 struct Forward {
     client: Client<HttpConnector, Incoming>,
     backend: SocketAddr,
+    /// The value of [`policy::FRONT_HEADER`] Rocket expects.
+    token: HeaderValue,
     request_timeout: Duration,
 }
 
@@ -148,13 +178,7 @@ impl Forward {
             _ => return fault(StatusCode::BAD_REQUEST, "request target must be a path"),
         };
         *req.uri_mut() = uri;
-        let headers = req.headers_mut();
-        strip_hop_by_hop(headers);
-        // The client's own X-Real-IP is replaced: only the front knows.
-        headers.insert(
-            "x-real-ip",
-            HeaderValue::from_str(&peer.ip().to_string()).expect("an IP address is a header value"),
-        );
+        vouch(req.headers_mut(), peer, &self.token);
         match tokio::time::timeout(self.request_timeout, self.client.request(req)).await {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
@@ -187,6 +211,18 @@ impl Forward {
             }
         }
     }
+}
+
+/// Make a client's headers fit for Rocket: hop-by-hop ones removed, and
+/// `X-Real-IP` and the front token set by the front alone (`insert` replaces
+/// every copy a client sent).
+fn vouch(headers: &mut hyper::HeaderMap, peer: SocketAddr, token: &HeaderValue) {
+    strip_hop_by_hop(headers);
+    headers.insert(
+        "x-real-ip",
+        HeaderValue::from_str(&peer.ip().to_string()).expect("an IP address is a header value"),
+    );
+    headers.insert(policy::FRONT_HEADER, token.clone());
 }
 
 /// Remove hop-by-hop headers, including those `Connection` names.
@@ -223,4 +259,25 @@ fn fault(status: StatusCode, message: &str) -> Response<Body> {
         HeaderValue::from_static("application/json"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clients_real_ip_and_front_token_are_replaced_by_the_fronts() {
+        let mut headers = hyper::HeaderMap::new();
+        headers.append("x-real-ip", HeaderValue::from_static("10.9.9.9"));
+        headers.append("X-Real-IP", HeaderValue::from_static("10.8.8.8"));
+        headers.append(policy::FRONT_HEADER, HeaderValue::from_static("guess"));
+        headers.append(policy::FRONT_HEADER, HeaderValue::from_static("again"));
+        headers.append(header::CONNECTION, HeaderValue::from_static("x-real-ip"));
+        let token = HeaderValue::from_static("0123abcd");
+        vouch(&mut headers, "192.0.2.4:5555".parse().unwrap(), &token);
+        let all = |name| headers.get_all(name).iter().cloned().collect::<Vec<_>>();
+        assert_eq!(all("x-real-ip"), [HeaderValue::from_static("192.0.2.4")]);
+        assert_eq!(all(policy::FRONT_HEADER), std::slice::from_ref(&token));
+        assert!(headers.get(header::CONNECTION).is_none());
+    }
 }

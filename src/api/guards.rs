@@ -130,10 +130,10 @@ impl<'r, T: DeserializeOwned + Send> FromData<'r> for Body<T> {
                     .and_then(|_| parse_body(&bytes.into_inner()))
             }
             Ok(bytes) if bytes.is_complete() => parse_body(&bytes.into_inner()),
-            Ok(_) => Err(ApiError {
-                status: Status::PayloadTooLarge,
-                message: format!("request body is larger than {BODY_LIMIT_MIB} MiB"),
-            }),
+            Ok(_) => Err(ApiError::new(
+                Status::PayloadTooLarge,
+                format!("request body is larger than {BODY_LIMIT_MIB} MiB"),
+            )),
             Err(e) => Err(ApiError::bad_request(format!("cannot read body: {e}"))),
         };
         data::Outcome::Success(Body(parsed))

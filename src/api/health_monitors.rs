@@ -30,63 +30,111 @@ pub fn routes() -> Vec<rocket::Route> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorRequest {
+    // Crate-visible so the v2 API can map its names onto these and share
+    // the validation in [`apply`].
     #[serde(rename = "type", default)]
-    kind: Option<String>,
-    delay: Option<i64>,
-    timeout: Option<i64>,
-    fall_threshold: Option<i64>,
-    rise_threshold: Option<i64>,
-    http_method: Option<String>,
-    url_path: Option<String>,
-    expected_codes: Option<String>,
-    enabled: Option<bool>,
+    pub(crate) kind: Option<String>,
+    pub(crate) delay: Option<i64>,
+    pub(crate) timeout: Option<i64>,
+    pub(crate) fall_threshold: Option<i64>,
+    pub(crate) rise_threshold: Option<i64>,
+    pub(crate) http_method: Option<String>,
+    pub(crate) url_path: Option<String>,
+    pub(crate) expected_codes: Option<String>,
+    pub(crate) enabled: Option<bool>,
 }
 
 /// Apply a request's fields onto `h` and validate the result as a whole
-/// (`timeout <= delay` spans two fields).
-fn apply(req: MonitorRequest, h: &mut HealthMonitor) -> ApiResult<()> {
-    if let Some(k) = req.kind.as_deref() {
-        h.kind = validate::choice::<HealthMonitorType>("type", k)?;
+/// (`timeout <= delay` spans two fields). `errors` holds what the caller
+/// found already (missing fields); the fault lists every invalid field.
+pub(crate) fn apply(
+    req: MonitorRequest,
+    h: &mut HealthMonitor,
+    mut errors: Vec<ApiError>,
+) -> ApiResult<()> {
+    let e = &mut errors;
+    set(
+        e,
+        &mut h.kind,
+        req.kind.as_deref().map(|k| validate::choice("type", k)),
+    );
+    set(
+        e,
+        &mut h.delay,
+        req.delay.map(|d| validate::range("delay", d, 1, 86_400)),
+    );
+    set(
+        e,
+        &mut h.timeout,
+        req.timeout
+            .map(|t| validate::range("timeout", t, 1, 86_400)),
+    );
+    set(
+        e,
+        &mut h.fall_threshold,
+        req.fall_threshold
+            .map(|f| validate::range("fall_threshold", f, 1, 10)),
+    );
+    set(
+        e,
+        &mut h.rise_threshold,
+        req.rise_threshold
+            .map(|r| validate::range("rise_threshold", r, 1, 10)),
+    );
+    set(
+        e,
+        &mut h.http_method,
+        req.http_method
+            .as_deref()
+            .map(|m| validate::choice("http_method", m)),
+    );
+    set(
+        e,
+        &mut h.url_path,
+        req.url_path.map(|path| {
+            if !path.starts_with('/')
+                || path.len() > 2048
+                || path.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(ApiError::field(
+                    "url_path",
+                    "must be a path starting with / (no spaces, at most 2048 characters)",
+                ));
+            }
+            Ok(path)
+        }),
+    );
+    set(
+        e,
+        &mut h.expected_codes,
+        req.expected_codes.map(|codes| {
+            crate::model::parse_expected_codes(&codes)
+                .map(|_| codes)
+                .map_err(|e| ApiError::field("expected_codes", e))
+        }),
+    );
+    if let Some(enabled) = req.enabled {
+        h.enabled = enabled;
     }
-    if let Some(d) = req.delay {
-        h.delay = validate::range("delay", d, 1, 86_400)?;
+    // Compared only when both sides are valid numbers: a bad delay already
+    // has its own message.
+    let about = |field: &str| e.iter().any(|x| x.errors.iter().any(|f| f.field == field));
+    if !about("delay") && !about("timeout") && h.timeout > h.delay {
+        e.push(ApiError::field("timeout", "must not be greater than delay"));
     }
-    if let Some(t) = req.timeout {
-        h.timeout = validate::range("timeout", t, 1, 86_400)?;
+    match ApiError::combine(errors) {
+        Some(fault) => Err(fault),
+        None => Ok(()),
     }
-    if let Some(f) = req.fall_threshold {
-        h.fall_threshold = validate::range("fall_threshold", f, 1, 10)?;
+}
+
+/// Put a checked value into `slot`, or keep its error.
+fn set<T>(errors: &mut Vec<ApiError>, slot: &mut T, checked: Option<ApiResult<T>>) {
+    match checked {
+        Some(Ok(value)) => *slot = value,
+        Some(Err(e)) => errors.push(e),
+        None => {}
     }
-    if let Some(r) = req.rise_threshold {
-        h.rise_threshold = validate::range("rise_threshold", r, 1, 10)?;
-    }
-    if let Some(m) = req.http_method.as_deref() {
-        h.http_method = validate::choice::<HttpMethod>("http_method", m)?;
-    }
-    if let Some(path) = req.url_path {
-        if !path.starts_with('/')
-            || path.len() > 2048
-            || path.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(ApiError::field(
-                "url_path",
-                "must be a path starting with / (no spaces, at most 2048 characters)",
-            ));
-        }
-        h.url_path = path;
-    }
-    if let Some(codes) = req.expected_codes {
-        crate::model::parse_expected_codes(&codes)
-            .map_err(|e| ApiError::field("expected_codes", e))?;
-        h.expected_codes = codes;
-    }
-    if let Some(e) = req.enabled {
-        h.enabled = e;
-    }
-    if h.timeout > h.delay {
-        return Err(ApiError::field("timeout", "must not be greater than delay"));
-    }
-    Ok(())
 }
 
 #[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/health_monitor")]
@@ -115,17 +163,17 @@ async fn create(
 ) -> ApiResult<(Status, Json<HealthMonitor>)> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     let req = body.into_inner()?;
-    for (field, missing) in [
+    let missing: Vec<ApiError> = [
         ("type", req.kind.is_none()),
         ("delay", req.delay.is_none()),
         ("timeout", req.timeout.is_none()),
         ("fall_threshold", req.fall_threshold.is_none()),
         ("rise_threshold", req.rise_threshold.is_none()),
-    ] {
-        if missing {
-            return Err(ApiError::field(field, "is required"));
-        }
-    }
+    ]
+    .into_iter()
+    .filter(|(_, missing)| *missing)
+    .map(|(field, _)| ApiError::field(field, "is required"))
+    .collect();
     let mut h = HealthMonitor {
         id: HealthMonitorId::new(),
         pool_id: p,
@@ -144,7 +192,7 @@ async fn create(
         enabled: true,
         provisioning_status: ProvisioningStatus::PendingCreate,
     };
-    apply(req, &mut h)?;
+    apply(req, &mut h, missing)?;
     let h = state
         .write(move |tx| {
             pool(tx, lb, l, p)?;
@@ -179,7 +227,7 @@ async fn update(
             pool(tx, lb, l, p)?;
             let mut h = store::health_monitors::get(tx, p)?
                 .ok_or_else(|| ApiError::not_found("health monitor of pool", p))?;
-            apply(req, &mut h)?;
+            apply(req, &mut h, Vec::new())?;
             lock_update(tx, lb, JobKind::UpdateHealthMonitor, Some(p.to_string()))?;
             h.provisioning_status = ProvisioningStatus::PendingUpdate;
             store::health_monitors::update(tx, &h)?;

@@ -8,9 +8,10 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
-use super::lookup::{listener, load_balancer};
+use super::lookup::{listener, listener_certificate, load_balancer};
 use super::policy::ApiPolicy;
 use super::{lock_update, validate};
+use crate::all_valid;
 use crate::model::{
     CertificateId, JobKind, ListenerId, ListenerStats, LoadBalancerId, OperatingStatus, Protocol,
     ProvisioningStatus, protocols_compatible,
@@ -58,25 +59,20 @@ fn ids(lb: &str, listener: &str) -> ApiResult<(LoadBalancerId, ListenerId)> {
     ))
 }
 
-/// A TLS container must exist and belongs on HTTPS listeners only.
+/// A TLS container must be one of the load balancer's project (see
+/// [`listener_certificate`]) and belongs on HTTPS listeners only.
 fn check_tls(
     conn: &rusqlite::Connection,
+    lb: &store::load_balancers::LoadBalancer,
     protocol: Protocol,
     cert: Option<CertificateId>,
 ) -> ApiResult<()> {
+    const FIELD: &str = "default_tls_container_id";
     if let Some(cert) = cert {
         if protocol != Protocol::Https {
-            return Err(ApiError::field(
-                "default_tls_container_id",
-                "is only allowed on HTTPS listeners",
-            ));
+            return Err(ApiError::field(FIELD, "is only allowed on HTTPS listeners"));
         }
-        if store::certificates::get(conn, cert)?.is_none() {
-            return Err(ApiError::field(
-                "default_tls_container_id",
-                format!("certificate {cert} not found"),
-            ));
-        }
+        listener_certificate(conn, lb, cert, FIELD)?;
     }
     Ok(())
 }
@@ -120,30 +116,25 @@ async fn create(
 ) -> ApiResult<(Status, Json<Listener>)> {
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     let req = body.into_inner()?;
-    let id: Option<ListenerId> = validate::id("id", req.id)?;
-    let protocol: Protocol = validate::choice(
-        "protocol",
-        req.protocol
-            .as_deref()
-            .ok_or_else(|| ApiError::field("protocol", "is required"))?,
+    let (id, protocol, port, connection_limit, cert, tenant_id, name, description) = all_valid!(
+        id = validate::id::<ListenerId>("id", req.id),
+        protocol = validate::required("protocol", req.protocol.as_deref())
+            .and_then(|p| validate::choice::<Protocol>("protocol", p)),
+        port = validate::required("protocol_port", req.protocol_port)
+            .and_then(|p| validate::port("protocol_port", p)),
+        connection_limit = validate::connection_limit(req.connection_limit),
+        cert =
+            validate::id::<CertificateId>("default_tls_container_id", req.default_tls_container_id),
+        tenant_id = validate::text("tenant_id", req.tenant_id),
+        name = validate::text("name", req.name),
+        description = validate::text("description", req.description),
     )?;
-    let port = validate::port(
-        "protocol_port",
-        req.protocol_port
-            .ok_or_else(|| ApiError::field("protocol_port", "is required"))?,
-    )?;
-    let connection_limit = validate::connection_limit(req.connection_limit)?;
-    let cert: Option<CertificateId> =
-        validate::id("default_tls_container_id", req.default_tls_container_id)?;
-    let tenant_id = validate::text("tenant_id", req.tenant_id)?;
-    let name = validate::text("name", req.name)?;
-    let description = validate::text("description", req.description)?;
     let listener = state
         .write(move |tx| {
             // An unknown load balancer is a 404 before any body check.
-            let vip = load_balancer(tx, lb)?.vip.ip_address;
-            ApiPolicy::check_listener(tx, vip, port)?;
-            check_tls(tx, protocol, cert)?;
+            let lbo = load_balancer(tx, lb)?;
+            ApiPolicy::check_listener(tx, lbo.vip.ip_address, port)?;
+            check_tls(tx, &lbo, protocol, cert)?;
             let id = id.unwrap_or_default();
             lock_update(tx, lb, JobKind::CreateListener, Some(id.to_string()))?;
             if store::listeners::id_taken(tx, id)? {
@@ -187,29 +178,27 @@ async fn update(
 ) -> ApiResult<(Status, Json<Listener>)> {
     let (lb, id) = ids(lb, id)?;
     let req = body.into_inner()?;
-    let protocol: Option<Protocol> = req
-        .protocol
-        .as_deref()
-        .map(|p| validate::choice("protocol", p))
-        .transpose()?;
-    let port = req
-        .protocol_port
-        .map(|p| validate::port("protocol_port", p))
-        .transpose()?;
-    let connection_limit = match req.connection_limit {
-        Patch::Absent => None,
-        Patch::Null => Some(None),
-        Patch::Value(v) => Some(validate::connection_limit(Some(v))?),
-    };
-    let cert: Patch<CertificateId> = match req.default_tls_container_id {
-        Patch::Value(v) => Patch::Value(
-            validate::id("default_tls_container_id", Some(v))?.expect("value was given"),
-        ),
-        Patch::Null => Patch::Null,
-        Patch::Absent => Patch::Absent,
-    };
-    let name = req.name.map_text("name")?;
-    let description = req.description.map_text("description")?;
+    let (protocol, port, connection_limit, cert, name, description) = all_valid!(
+        protocol = validate::optional(req.protocol.as_deref(), |p| {
+            validate::choice::<Protocol>("protocol", p)
+        }),
+        port = validate::optional(req.protocol_port, |p| validate::port("protocol_port", p)),
+        connection_limit = match req.connection_limit {
+            Patch::Absent => Ok(None),
+            Patch::Null => Ok(Some(None)),
+            Patch::Value(v) => validate::connection_limit(Some(v)).map(Some),
+        },
+        cert = match req.default_tls_container_id {
+            Patch::Value(v) => v
+                .parse::<CertificateId>()
+                .map(Patch::Value)
+                .map_err(|_| ApiError::field("default_tls_container_id", "must be a UUID")),
+            Patch::Null => Ok(Patch::Null),
+            Patch::Absent => Ok(Patch::Absent),
+        },
+        name = req.name.map_text("name"),
+        description = req.description.map_text("description"),
+    )?;
     let listener = state
         .write(move |tx| {
             let mut l = listener(tx, lb, id)?;
@@ -230,7 +219,8 @@ async fn update(
             if let Some(e) = req.enabled {
                 l.enabled = e;
             }
-            check_tls(tx, l.protocol, l.default_tls_container_id)?;
+            let lbo = load_balancer(tx, lb)?;
+            check_tls(tx, &lbo, l.protocol, l.default_tls_container_id)?;
             lock_update(tx, lb, JobKind::UpdateListener, Some(id.to_string()))?;
             if store::listeners::port_taken(tx, lb, l.protocol_port, Some(id))? {
                 return Err(ApiError::conflict(format!(

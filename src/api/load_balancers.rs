@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
 use super::{ApiState, lock, lookup, validate};
+use crate::all_valid;
 use crate::model::{
     JobKind, LoadBalancerId, NetworkId, OperatingStatus, PortId, ProvisioningStatus,
 };
@@ -79,21 +80,29 @@ pub(crate) struct VipChoice {
 
 fn validate_vip(vip: Option<VipRequest>) -> ApiResult<VipChoice> {
     let vip = vip.ok_or_else(|| ApiError::field("vip", "is required"))?;
+    let (port_id, network_id, ip_address) = all_valid!(
+        port_id = validate::id("vip.port_id", vip.port_id),
+        network_id = validate::id("vip.network_id", vip.network_id),
+        ip_address = validate::optional(vip.ip_address, |ip| validate::ip("vip.ip_address", &ip)),
+    )?;
     let choice = VipChoice {
-        port_id: validate::id("vip.port_id", vip.port_id)?,
-        network_id: validate::id("vip.network_id", vip.network_id)?,
-        ip_address: vip
-            .ip_address
-            .map(|ip| {
-                ip.parse::<IpAddr>()
-                    .map_err(|_| ApiError::field("vip.ip_address", "must be an IP address"))
-            })
-            .transpose()?,
+        port_id,
+        network_id,
+        ip_address,
     };
     if choice.port_id.is_none() && choice.network_id.is_none() {
         return Err(ApiError::field("vip", "needs port_id or network_id"));
     }
     Ok(choice)
+}
+
+/// A network as people know it: `name (cidr)`, or its id when it is no
+/// longer configured.
+fn network_label(state: &ApiState, id: NetworkId) -> String {
+    match state.network.get_network(id) {
+        Some(n) => format!("{} ({})", n.name, n.cidr),
+        None => id.to_string(),
+    }
 }
 
 /// Reserve the VIP in the request's transaction: adopt a free port, or
@@ -104,12 +113,15 @@ pub(crate) fn reserve_vip(
     vip: VipChoice,
 ) -> ApiResult<Vip> {
     if let Some(port_id) = vip.port_id {
-        let port = ports::get(tx, port_id)?
+        let port = lookup::port(tx, port_id)?
             .ok_or_else(|| ApiError::field("vip.port_id", format!("port {port_id} not found")))?;
         if vip.network_id.is_some_and(|n| n != port.network_id) {
             return Err(ApiError::field(
                 "vip.network_id",
-                format!("port {port_id} is on network {}", port.network_id),
+                format!(
+                    "port {port_id} is on network {}",
+                    network_label(state, port.network_id)
+                ),
             ));
         }
         if vip.ip_address.is_some_and(|ip| ip != port.ip_address) {
@@ -135,12 +147,11 @@ pub(crate) fn reserve_vip(
     let network = state.network.get_network(network_id).ok_or_else(|| {
         ApiError::field("vip.network_id", format!("network {network_id} not found"))
     })?;
-    let ip = ports::allocate_address(tx, network_id, network.cidr, vip.ip_address).map_err(
-        |e| match e {
-            StoreError::Invalid { reason, .. } => ApiError::field("vip.ip_address", reason),
-            other => other.into(),
-        },
-    )?;
+    let ip = ports::allocate_address(tx, network_id, &network.name, network.cidr, vip.ip_address)
+        .map_err(|e| match e {
+        StoreError::Invalid { reason, .. } => ApiError::field("vip.ip_address", reason),
+        other => other.into(),
+    })?;
     let port = Port {
         id: PortId::new(),
         network_id,
@@ -148,6 +159,8 @@ pub(crate) fn reserve_vip(
         // Attached once the load balancer row exists (foreign key).
         load_balancer_id: None,
         owned: true,
+        // Takes the load balancer's project when attached.
+        project_id: None,
     };
     ports::insert(tx, &port)?;
     Ok(Vip {
@@ -164,11 +177,14 @@ async fn create(
     project: crate::api::v2::shape::RequestProject,
 ) -> ApiResult<(Status, Json<LoadBalancer>)> {
     let req = body.into_inner()?;
-    let id: Option<LoadBalancerId> = validate::id("id", req.id)?;
-    let vip = validate_vip(req.vip)?;
-    let tenant_id = project.owner(validate::text("tenant_id", req.tenant_id)?)?;
-    let name = validate::text("name", req.name)?;
-    let description = validate::text("description", req.description)?;
+    let (id, vip, tenant_id, name, description) = all_valid!(
+        id = validate::id::<LoadBalancerId>("id", req.id),
+        vip = validate_vip(req.vip),
+        tenant_id = validate::text("tenant_id", req.tenant_id),
+        name = validate::text("name", req.name),
+        description = validate::text("description", req.description),
+    )?;
+    let tenant_id = project.owner(tenant_id)?;
     let st = state.inner().clone();
     let lb = state
         .write(move |tx| {
@@ -211,8 +227,10 @@ async fn update(
 ) -> ApiResult<(Status, Json<LoadBalancer>)> {
     let id: LoadBalancerId = path_id("load balancer", id)?;
     let req = body.into_inner()?;
-    let name = req.name.map_text("name")?;
-    let description = req.description.map_text("description")?;
+    let (name, description) = all_valid!(
+        name = req.name.map_text("name"),
+        description = req.description.map_text("description"),
+    )?;
     let lb = state
         .write(move |tx| {
             let mut lb = lookup::load_balancer(tx, id)?;

@@ -12,6 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
 use super::lookup::{pool, pool_ids};
 use super::{lock_update, validate};
+use crate::all_valid;
 use crate::model::{JobKind, MemberId, OperatingStatus, ProvisioningStatus};
 use crate::store::{self, members::Member};
 
@@ -75,19 +76,16 @@ async fn create(
 ) -> ApiResult<(Status, Json<Member>)> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     let req = body.into_inner()?;
-    let id: Option<MemberId> = validate::id("id", req.id)?;
-    let ip: IpAddr = req
-        .ip_address
-        .ok_or_else(|| ApiError::field("ip_address", "is required"))?
-        .parse()
-        .map_err(|_| ApiError::field("ip_address", "must be an IP address"))?;
-    let port = validate::port(
-        "protocol_port",
-        req.protocol_port
-            .ok_or_else(|| ApiError::field("protocol_port", "is required"))?,
+    let (id, ip, port, weight, subnet_id) = all_valid!(
+        id = validate::id::<MemberId>("id", req.id),
+        ip = validate::required("ip_address", req.ip_address)
+            .and_then(|v| validate::ip("ip_address", &v)),
+        port = validate::required("protocol_port", req.protocol_port)
+            .and_then(|v| validate::port("protocol_port", v)),
+        weight = validate::range("weight", req.weight.unwrap_or(1), 0, MAX_WEIGHT),
+        subnet_id = validate::text("subnet_id", req.subnet_id),
     )?;
-    let weight = validate::range("weight", req.weight.unwrap_or(1), 0, MAX_WEIGHT)?;
-    let subnet_id = validate::text("subnet_id", req.subnet_id)?;
+    let ip: IpAddr = ip;
     let policy = std::sync::Arc::clone(&state.policy);
     let member = state
         .write(move |tx| {
@@ -140,14 +138,10 @@ async fn update(
     let (lb, l, p) = pool_ids(lb, l, p)?;
     let id: MemberId = path_id("member", id)?;
     let req = body.into_inner()?;
-    let port = req
-        .protocol_port
-        .map(|v| validate::port("protocol_port", v))
-        .transpose()?;
-    let weight = req
-        .weight
-        .map(|w| validate::range("weight", w, 0, MAX_WEIGHT))
-        .transpose()?;
+    let (port, weight) = all_valid!(
+        port = validate::optional(req.protocol_port, |v| validate::port("protocol_port", v)),
+        weight = validate::optional(req.weight, |w| validate::range("weight", w, 0, MAX_WEIGHT)),
+    )?;
     let policy = std::sync::Arc::clone(&state.policy);
     let member = state
         .write(move |tx| {

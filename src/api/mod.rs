@@ -9,6 +9,7 @@ pub mod front;
 pub mod guards;
 pub mod health_monitors;
 pub mod identity;
+pub mod insight;
 pub mod listeners;
 pub mod load_balancers;
 pub mod lookup;
@@ -47,6 +48,10 @@ pub struct ApiState {
     pub ready: Arc<AtomicBool>,
     /// Prometheus registry behind `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Members' last probes and the causes of their statuses (read only).
+    pub health: Arc<crate::health::HealthChecker>,
+    /// The last hour of each listener's traffic (read only).
+    pub history: Arc<crate::controller::history::TrafficHistory>,
     /// `[api] default_project_id`: the v2 project of objects made without one.
     pub default_project_id: String,
     /// Who may call the API and which addresses members may take.
@@ -118,10 +123,10 @@ impl ApiState {
         if self.ready.load(std::sync::atomic::Ordering::Acquire) {
             Ok(())
         } else {
-            Err(ApiError {
-                status: rocket::http::Status::ServiceUnavailable,
-                message: "Ballast is starting: the start-up reconcile is not finished".into(),
-            })
+            Err(ApiError::new(
+                rocket::http::Status::ServiceUnavailable,
+                "Ballast is starting: the start-up reconcile is not finished",
+            ))
         }
     }
 }
@@ -179,8 +184,10 @@ pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build
         .mount("/v1", health_monitors::routes())
         .mount("/v1", networks::routes())
         .mount("/v1", certificates::routes())
+        .mount("/v1", insight::routes())
         .mount("/v2", v2::routes())
         .mount("/v2.0", v2::routes())
+        .mount("/v2.0", v2::neutron::routes())
         .mount("/", v2::versions::routes())
         .mount("/", system::routes())
         .mount("/v3", identity::routes())

@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
-use super::validate;
+use super::v2::shape::RequestProject;
+use super::{lookup, validate};
 use crate::model::{NetworkId, PortId};
 use crate::network::Network;
 use crate::store::ports::{self, Port};
@@ -53,7 +54,12 @@ fn show_network(state: Api<'_>, id: &str) -> ApiResult<Json<Network>> {
 
 #[get("/ports")]
 async fn list_ports(state: Api<'_>) -> ApiResult<Json<Vec<Port>>> {
-    state.read(|conn| Ok(Json(ports::list(conn)?))).await
+    state
+        .read(|conn| {
+            let all = ports::list(conn)?;
+            Ok(Json(all.into_iter().filter(lookup::port_visible).collect()))
+        })
+        .await
 }
 
 #[get("/ports/<id>")]
@@ -61,7 +67,7 @@ async fn show_port(state: Api<'_>, id: &str) -> ApiResult<Json<Port>> {
     let id: PortId = path_id("port", id)?;
     state
         .read(move |conn| {
-            ports::get(conn, id)?
+            lookup::port(conn, id)?
                 .map(Json)
                 .ok_or_else(|| ApiError::not_found("port", id))
         })
@@ -69,8 +75,14 @@ async fn show_port(state: Api<'_>, id: &str) -> ApiResult<Json<Port>> {
 }
 
 #[post("/ports", data = "<body>")]
-async fn create_port(state: Api<'_>, body: Body<CreatePort>) -> ApiResult<(Status, Json<Port>)> {
+async fn create_port(
+    state: Api<'_>,
+    body: Body<CreatePort>,
+    project: RequestProject,
+) -> ApiResult<(Status, Json<Port>)> {
     let req = body.into_inner()?;
+    // The caller's project (none without identity).
+    let project_id = project.owner(None)?;
     let id: Option<PortId> = validate::id("id", req.id)?;
     let network_id: NetworkId = validate::id("network_id", req.network_id)?
         .ok_or_else(|| ApiError::field("network_id", "is required"))?;
@@ -81,24 +93,26 @@ async fn create_port(state: Api<'_>, body: Body<CreatePort>) -> ApiResult<(Statu
                 .map_err(|_| ApiError::field("ip_address", "must be an IP address"))
         })
         .transpose()?;
-    let cidr = state
+    let network = state
         .network
         .get_network(network_id)
         .ok_or_else(|| ApiError::field("network_id", format!("network {network_id} not found")))?
-        .cidr;
+        .clone();
     let port = state
         .write(move |tx| {
             let id = id.unwrap_or_default();
             if ports::get(tx, id)?.is_some() {
                 return Err(ApiError::conflict(format!("port {id} already exists")));
             }
-            let ip_address = ports::allocate_address(tx, network_id, cidr, ip)?;
+            let ip_address =
+                ports::allocate_address(tx, network_id, &network.name, network.cidr, ip)?;
             let port = Port {
                 id,
                 network_id,
                 ip_address,
                 load_balancer_id: None,
                 owned: false,
+                project_id,
             };
             ports::insert(tx, &port)?;
             Ok(port)
@@ -112,7 +126,7 @@ async fn delete_port(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: PortId = path_id("port", id)?;
     state
         .write(move |tx| {
-            let port = ports::get(tx, id)?.ok_or_else(|| ApiError::not_found("port", id))?;
+            let port = lookup::port(tx, id)?.ok_or_else(|| ApiError::not_found("port", id))?;
             if let Some(lb) = port.load_balancer_id {
                 return Err(ApiError::conflict(format!(
                     "port {id} is in use by load balancer {lb}"

@@ -4,6 +4,11 @@
 //! only, and the addresses a member or listener may never take (a loop back
 //! into Ballast, or nonsense).
 //!
+//! Rocket itself listens on a loopback port behind the front (`api::front`),
+//! which bounds slow clients and vouches for `X-Real-IP`; a request that
+//! reaches Rocket without the front's per-process token came around it (a
+//! local process on Rocket's port) and is refused first, whatever it asks.
+//!
 //! The request checks run in the [`Policy`] fairing, before routing: a refused
 //! request is rerouted to one internal route that answers the fault, so no
 //! handler runs and nothing changes. This module never reads the store except
@@ -21,9 +26,15 @@ use super::error::{ApiError, ApiResult};
 use crate::config::ApiConfig;
 use crate::store;
 
+/// The header carrying the front's token to Rocket.
+pub const FRONT_HEADER: &str = "x-ballast-front";
+
 /// The API's access policy, built from `[api]`.
 #[derive(Debug)]
 pub struct ApiPolicy {
+    /// The value of [`FRONT_HEADER`] on every request the front passes on:
+    /// random per process, so only the front knows it.
+    front_token: String,
     /// Where the API listens; set once the socket is bound (port 0 resolves
     /// then).
     bound: OnceLock<SocketAddr>,
@@ -51,6 +62,12 @@ impl ApiPolicy {
             .map(|ip| ip.to_canonical())
             .collect();
         Self {
+            // 244 random bits from the system generator (uuid's v4).
+            front_token: format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
             bound: OnceLock::new(),
             names,
             addresses,
@@ -65,6 +82,21 @@ impl ApiPolicy {
                 .map(|ip| ip.to_canonical())
                 .collect(),
         }
+    }
+
+    /// The token the front adds to every request it passes to Rocket.
+    pub fn front_token(&self) -> &str {
+        &self.front_token
+    }
+
+    /// Whether `value` (of [`FRONT_HEADER`]) is the front's token; compared
+    /// in constant time, as a local process may probe Rocket's port.
+    fn is_front_token(&self, value: Option<&str>) -> bool {
+        let Some(value) = value else {
+            return false;
+        };
+        let (a, b) = (value.as_bytes(), self.front_token.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 
     /// Record where the API listens (the first call wins: it is bound once).
@@ -157,6 +189,12 @@ impl ApiPolicy {
     /// What to do with a request before routing.
     fn judge(&self, req: &Request<'_>) -> Option<Intercepted> {
         let headers = req.headers();
+        if !self.is_front_token(headers.get_one(FRONT_HEADER)) {
+            return Some(Intercepted::Refused(ApiError::new(
+                Status::Forbidden,
+                "requests reach the API through its public socket only",
+            )));
+        }
         // HTTP/1.0 may omit Host; a browser never does.
         if let Some(host) = headers.get_one("Host")
             && !self.host_allowed(host)
@@ -184,12 +222,10 @@ impl ApiPolicy {
             || headers.contains("Content-Type");
         if write && has_body && !req.content_type().is_some_and(|ct| ct.is_json()) {
             let given = headers.get_one("Content-Type").unwrap_or("none");
-            return Some(Intercepted::Refused(ApiError {
-                status: Status::UnsupportedMediaType,
-                message: format!(
-                    "Content-Type: a request body must be application/json (got {given})"
-                ),
-            }));
+            return Some(Intercepted::Refused(ApiError::new(
+                Status::UnsupportedMediaType,
+                format!("Content-Type: a request body must be application/json (got {given})"),
+            )));
         }
         None
     }
@@ -349,6 +385,23 @@ mod tests {
         for host in ["evil.example", "evil.example:9876", "10.1.2.4", "[fe80::1]"] {
             assert!(!p.host_allowed(host), "{host}");
         }
+    }
+
+    #[test]
+    fn only_the_fronts_own_token_passes() {
+        let p = policy("127.0.0.1", &[]);
+        let token = p.front_token().to_string();
+        assert_eq!(token.len(), 64);
+        assert!(p.is_front_token(Some(&token)));
+        assert!(!p.is_front_token(None));
+        assert!(!p.is_front_token(Some("")));
+        assert!(!p.is_front_token(Some(&token[1..])));
+        assert!(!p.is_front_token(Some(&format!("{token}0"))));
+        assert_ne!(
+            token,
+            policy("127.0.0.1", &[]).front_token(),
+            "random for each policy"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
 use super::lookup::{listener, pool, pool_ids};
 use super::{lock_update, validate};
+use crate::all_valid;
 use crate::model::{
     JobKind, LbAlgorithm, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol,
     ProvisioningStatus, SessionPersistence, SessionPersistenceType, protocols_compatible,
@@ -142,22 +143,16 @@ async fn create(
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     let l: ListenerId = path_id("listener", l)?;
     let req = body.into_inner()?;
-    let id: Option<PoolId> = validate::id("id", req.id)?;
-    let protocol: Protocol = validate::choice(
-        "protocol",
-        req.protocol
-            .as_deref()
-            .ok_or_else(|| ApiError::field("protocol", "is required"))?,
+    let (id, protocol, algorithm, sp, name, description) = all_valid!(
+        id = validate::id::<PoolId>("id", req.id),
+        protocol = validate::required("protocol", req.protocol.as_deref())
+            .and_then(|p| validate::choice::<Protocol>("protocol", p)),
+        algorithm = validate::required("lb_algorithm", req.lb_algorithm.as_deref())
+            .and_then(|a| validate::choice::<LbAlgorithm>("lb_algorithm", a)),
+        sp = validate::optional(req.session_persistence, persistence),
+        name = validate::text("name", req.name),
+        description = validate::text("description", req.description),
     )?;
-    let algorithm: LbAlgorithm = validate::choice(
-        "lb_algorithm",
-        req.lb_algorithm
-            .as_deref()
-            .ok_or_else(|| ApiError::field("lb_algorithm", "is required"))?,
-    )?;
-    let sp = req.session_persistence.map(persistence).transpose()?;
-    let name = validate::text("name", req.name)?;
-    let description = validate::text("description", req.description)?;
     let pool = state
         .write(move |tx| {
             let listener = listener(tx, lb, l)?;
@@ -208,23 +203,21 @@ async fn update(
 ) -> ApiResult<(Status, Json<Pool>)> {
     let (lb, l, id) = pool_ids(lb, l, id)?;
     let req = body.into_inner()?;
-    let protocol: Option<Protocol> = req
-        .protocol
-        .as_deref()
-        .map(|p| validate::choice("protocol", p))
-        .transpose()?;
-    let algorithm: Option<LbAlgorithm> = req
-        .lb_algorithm
-        .as_deref()
-        .map(|a| validate::choice("lb_algorithm", a))
-        .transpose()?;
-    let sp = match req.session_persistence {
-        Patch::Absent => Patch::Absent,
-        Patch::Null => Patch::Null,
-        Patch::Value(v) => Patch::Value(persistence(v)?),
-    };
-    let name = req.name.map_text("name")?;
-    let description = req.description.map_text("description")?;
+    let (protocol, algorithm, sp, name, description) = all_valid!(
+        protocol = validate::optional(req.protocol.as_deref(), |p| {
+            validate::choice::<Protocol>("protocol", p)
+        }),
+        algorithm = validate::optional(req.lb_algorithm.as_deref(), |a| {
+            validate::choice::<LbAlgorithm>("lb_algorithm", a)
+        }),
+        sp = match req.session_persistence {
+            Patch::Absent => Ok(Patch::Absent),
+            Patch::Null => Ok(Patch::Null),
+            Patch::Value(v) => persistence(v).map(Patch::Value),
+        },
+        name = req.name.map_text("name"),
+        description = req.description.map_text("description"),
+    )?;
     let pool = state
         .write(move |tx| {
             let (listener, mut pool) = pool(tx, lb, l, id)?;

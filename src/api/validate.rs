@@ -1,10 +1,52 @@
 //! Field validation shared by the request types; every message names the
-//! field, as `field: reason`.
+//! field, as `field: reason`. [`all_valid!`](crate::all_valid) checks a
+//! body's fields together, so one fault lists every invalid one.
 
 use std::str::FromStr;
 
 use super::error::{ApiError, ApiResult};
 use crate::model::UnknownValue;
+
+/// Check several fields at once: `all_valid!(a = check_a, b = check_b)`
+/// is `Ok((a, b))` when every check passed, else one fault listing every
+/// failed field in the order given (see [`ApiError::combine`]). Each check
+/// is an `ApiResult` of its own, evaluated whatever the others gave.
+#[macro_export]
+macro_rules! all_valid {
+    ($($name:ident = $check:expr),+ $(,)?) => {
+        match ($($check,)+) {
+            ($(Ok($name),)+) => Ok(($($name,)+)),
+            ($($name,)+) => Err($crate::api::validate::failed(vec![$($name.err()),+])),
+        }
+    };
+}
+
+/// The one fault for the checks that failed; a call with none failed is a
+/// broken [`all_valid!`] and answers 500 rather than pass the body.
+pub fn failed(results: Vec<Option<ApiError>>) -> ApiError {
+    ApiError::combine(results.into_iter().flatten().collect())
+        .unwrap_or_else(|| ApiError::internal("all_valid! found no failed check"))
+}
+
+/// A field the request must carry.
+pub fn required<T>(field: &str, value: Option<T>) -> ApiResult<T> {
+    value.ok_or_else(|| ApiError::field(field, "is required"))
+}
+
+/// An IP address given as text.
+pub fn ip(field: &str, value: &str) -> ApiResult<std::net::IpAddr> {
+    value
+        .parse()
+        .map_err(|_| ApiError::field(field, "must be an IP address"))
+}
+
+/// An optional value checked by `check` when present.
+pub fn optional<T, U>(
+    value: Option<T>,
+    check: impl FnOnce(T) -> ApiResult<U>,
+) -> ApiResult<Option<U>> {
+    value.map(check).transpose()
+}
 
 /// Longest name, description or tenant id accepted.
 pub const MAX_TEXT: usize = 255;

@@ -1,6 +1,8 @@
 //! The controller's long-running work beside the job loop: rolling operating
-//! statuses up when health or connection limits change, persisting the data
-//! plane's counters, and purging rows past their age.
+//! statuses up when health or connection limits change (and writing each
+//! member status change to the events feed), persisting the data plane's
+//! counters, sampling them into the traffic history, and purging rows past
+//! their age.
 //!
 //! Each loop runs until its shutdown token is cancelled; `app` only spawns
 //! them. SQL stays in the store; the roll-up itself is in [`super::status`].
@@ -15,18 +17,21 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Controller;
+use super::history::TrafficHistory;
 use crate::health::MemberStatusChange;
 use crate::model::{ListenerId, StatsBase};
 use crate::store;
+use crate::store::events::EventKind;
 
 /// Listener totals as last written, so unchanged counters cost no write.
 type Saved = HashMap<ListenerId, StatsBase>;
 
 impl Controller {
     /// Write member status changes from the health checker: batch what
-    /// arrives together, then recompute the roll-up once per affected load
-    /// balancer (only changed statuses are written). Returns when `changes`
-    /// closes or on `shutdown`.
+    /// arrives together, add each to its load balancer's events feed, then
+    /// recompute the roll-up once per affected load balancer (only changed
+    /// statuses are written). Returns when `changes` closes or on
+    /// `shutdown`.
     pub async fn watch_statuses(
         self: Arc<Self>,
         mut changes: UnboundedReceiver<MemberStatusChange>,
@@ -38,11 +43,10 @@ impl Controller {
         limits.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             let mut affected = HashSet::new();
+            let mut batch = Vec::new();
             tokio::select! {
                 change = changes.recv() => match change {
-                    Some(c) => {
-                        affected.insert(c.load_balancer_id);
-                    }
+                    Some(c) => batch.push(c),
                     None => return,
                 },
                 _ = limits.tick() => {
@@ -54,13 +58,45 @@ impl Controller {
                 _ = shutdown.cancelled() => return,
             }
             while let Ok(more) = changes.try_recv() {
-                affected.insert(more.load_balancer_id);
+                batch.push(more);
             }
+            affected.extend(batch.iter().map(|c| c.load_balancer_id));
+            self.record_status_events(batch).await;
             for lb in affected {
                 if let Err(e) = self.refresh_status(lb).await {
                     warn!(lb_id = %lb, error = %e, "cannot write operating statuses");
                 }
             }
+        }
+    }
+
+    /// Add status changes to their load balancers' events feeds, in one
+    /// write. A change whose load balancer is gone (purged meanwhile) is
+    /// skipped, not an error for the others.
+    async fn record_status_events(&self, batch: Vec<MemberStatusChange>) {
+        if batch.is_empty() {
+            return;
+        }
+        let result = self
+            .store
+            .write(move |tx| {
+                for c in &batch {
+                    if !store::load_balancers::exists(tx, c.load_balancer_id)? {
+                        continue;
+                    }
+                    store::events::insert(
+                        tx,
+                        c.load_balancer_id,
+                        EventKind::Status,
+                        &format!("member {}", c.address),
+                        &format!("{}: {}", c.status, c.cause),
+                    )?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            warn!(error = %e, "cannot record status events");
         }
     }
 
@@ -79,6 +115,28 @@ impl Controller {
                 _ = tick.tick() => self.persist_stats(&mut saved).await,
                 _ = shutdown.cancelled() => return,
             }
+        }
+    }
+
+    /// Sample every served listener's counters into `history` at its
+    /// interval, until `shutdown`. Memory only: no store access.
+    pub async fn sample_traffic(
+        self: Arc<Self>,
+        history: Arc<TrafficHistory>,
+        shutdown: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(history.interval());
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            let at_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            history.record(at_ms, &self.dataplane.all_listener_stats());
         }
     }
 

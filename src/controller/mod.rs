@@ -9,10 +9,12 @@
 //!   the data plane spec and the health checker's pools.
 //! - `status` — the operating-status roll-up of one load balancer.
 //! - `background` — the loops beside the job queue: status roll-up on health
-//!   changes, counter persistence, purging old rows.
+//!   changes, counter persistence, traffic sampling, purging old rows.
+//! - `history` — the in-memory hour of traffic samples per listener.
 
 mod background;
 pub mod desired;
+pub mod history;
 pub mod status;
 
 use std::collections::HashSet;
@@ -33,6 +35,26 @@ use crate::store::tree::{self, LoadBalancerTree};
 use crate::store::{self, Store, StoreError};
 use crate::sync::lock;
 use status::StatusInputs;
+
+/// Add a job's outcome to its load balancer's events feed (skipped when the
+/// load balancer is gone already).
+fn provisioning_event(
+    tx: &rusqlite::Connection,
+    lb: LoadBalancerId,
+    kind: crate::model::JobKind,
+    message: &str,
+) -> Result<(), StoreError> {
+    if !store::load_balancers::exists(tx, lb)? {
+        return Ok(());
+    }
+    store::events::insert(
+        tx,
+        lb,
+        store::events::EventKind::Provisioning,
+        kind.as_str(),
+        message,
+    )
+}
 
 /// Wakes the controller (the API kicks it after a write commits).
 pub type Kick = Arc<Notify>;
@@ -198,8 +220,16 @@ impl Controller {
             let started = Instant::now();
             match self.converge(job.load_balancer_id).await {
                 Ok(()) => {
-                    let id = job.id;
-                    if let Err(e) = self.store.write(move |tx| jobs::finish(tx, id)).await {
+                    let (id, lb, kind) = (job.id, job.load_balancer_id, job.kind);
+                    let message = format!("done in {} ms", started.elapsed().as_millis());
+                    let closed = self
+                        .store
+                        .write(move |tx| {
+                            jobs::finish(tx, id)?;
+                            provisioning_event(tx, lb, kind, &message)
+                        })
+                        .await;
+                    if let Err(e) = closed {
                         error!(error = %e, "cannot close job");
                     }
                     self.metrics
@@ -226,12 +256,13 @@ impl Controller {
     /// Record a failed flow: the load balancer and everything pending under
     /// it go to ERROR, the cause is kept with the load balancer and the job.
     async fn fail(&self, job: &Job, cause: &str) -> Result<(), StoreError> {
-        let (lb, id, cause) = (job.load_balancer_id, job.id, cause.to_string());
+        let (lb, id, kind, cause) = (job.load_balancer_id, job.id, job.kind, cause.to_string());
         self.store
             .write(move |tx| {
                 store::load_balancers::settle_children(tx, lb, ProvisioningStatus::Error, false)?;
                 store::load_balancers::set_status(tx, lb, ProvisioningStatus::Error, Some(&cause))?;
-                jobs::fail(tx, id, &cause)
+                jobs::fail(tx, id, &cause)?;
+                provisioning_event(tx, lb, kind, &format!("failed: {cause}"))
             })
             .await
     }

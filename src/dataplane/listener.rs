@@ -1,6 +1,8 @@
 //! Listening sockets: bind `vip:protocol_port`, accept under the
-//! connection_limit, hand each client to a worker and there to the TCP relay
-//! or the HTTP proxy, and end it when the drain time is up.
+//! connection_limit and the process-wide cap, hand each client to a worker
+//! and there to the TCP relay or the HTTP proxy (unless it is one of our
+//! own member connections coming back: a loop), and end it when the drain
+//! time is up.
 //!
 //! One socket per listener, accepted on by one worker, which hands the
 //! connections round robin to all workers (see `workers`). The config a
@@ -24,6 +26,7 @@ use tracing::{Instrument, debug, debug_span, warn};
 
 use super::runtime::{ListenerConfig, ListenerShared, Mode};
 use super::stats::{ActiveConnection, CountingIo};
+use super::sweep::{self, Activity};
 use super::{http, tcp, workers};
 
 /// Listen backlog; clients over the connection_limit wait here.
@@ -58,6 +61,8 @@ pub(crate) async fn accept_loop(
             return;
         }
     };
+    let cap = shared.ctx.conn_cap.clone();
+    let mut backoff = Duration::ZERO;
     loop {
         let limiter = shared.config.load().limiter.clone();
         // Take the permit before accepting, so a listener at its limit leaves
@@ -74,30 +79,53 @@ pub(crate) async fn accept_loop(
             },
             None => None,
         };
+        // Then a slot under the process-wide cap: at the cap every listener
+        // leaves new clients in its backlog, and the descriptors kept back
+        // serve the API, health probes and member connections.
+        let global = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            p = cap.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                // Never closed; treat it as the end of this listener anyway.
+                Err(_) => return,
+            },
+        };
         let accepted = tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
             r = listener.accept() => r,
         };
         match accepted {
-            Ok((stream, peer)) => spawn_connection(&shared, stream, peer, permit),
+            Ok((stream, peer)) => {
+                backoff = Duration::ZERO;
+                spawn_connection(&shared, stream, peer, (permit, global));
+            }
             Err(error) => {
-                // EMFILE and friends: back off instead of spinning.
-                warn!(listener_id = %shared.id, %error, "accept failed");
+                // EMFILE and friends: back off (doubling up to a second)
+                // instead of spinning, and say so once per streak.
+                if backoff.is_zero() {
+                    warn!(listener_id = %shared.id, %error, "accept failed; backing off");
+                }
+                backoff = (backoff * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
                 tokio::select! {
                     _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = tokio::time::sleep(backoff) => {}
                 }
             }
         }
     }
 }
 
+/// The first and the longest wait after a failed accept.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 fn spawn_connection(
     shared: &Arc<ListenerShared>,
     stream: TcpStream,
     peer: SocketAddr,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: (Option<OwnedSemaphorePermit>, OwnedSemaphorePermit),
 ) {
     // Best effort: a socket that refuses NODELAY still works.
     let _ = stream.set_nodelay(true);
@@ -162,10 +190,23 @@ async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
 ) {
+    // One of our own member connections coming back (see `loops`).
+    let looped = stream
+        .local_addr()
+        .is_ok_and(|local| shared.ctx.loops.is_own(peer, local));
+    if matches!(cfg.mode, Mode::Tcp) && looped {
+        // One of our own member connections: the member leads back here.
+        // Closing it ends the loop at its first turn. (HTTP answers 508
+        // instead: see `http::forward`.)
+        warn!(listener_id = %shared.id, %peer, "a member leads back to this listener (loop); closing");
+        return;
+    }
     if !matches!(cfg.mode, Mode::Tcp) && !http::client_spoke(&shared, &stream).await {
         debug!("closed before sending anything");
         return;
     }
+    let activity = Arc::new(Activity::default());
+    let _watch = sweep::watch(&activity);
     // Each protocol's state (hyper's connection, a TLS session, the relay)
     // is boxed on its own, allocated only once the client spoke and only as
     // large as that protocol needs: an idle HTTP connection keeps under
@@ -173,12 +214,20 @@ async fn serve(
     // statement of its own: a future built in the statement that awaits it
     // would be laid out inside this task as well.
     let protocol: Pin<Box<dyn Future<Output = ()> + Send + '_>> = match &cfg.mode {
-        Mode::Tcp => Box::pin(tcp::relay(shared.clone(), cfg.clone(), stream, peer)),
+        Mode::Tcp => Box::pin(tcp::relay(
+            shared.clone(),
+            cfg.clone(),
+            stream,
+            peer,
+            activity,
+        )),
         Mode::Http => {
-            let io = CountingIo::new(stream, shared.counters.clone());
-            Box::pin(http::serve(shared, io, peer))
+            let io = CountingIo::new(stream, shared.counters.clone(), activity.clone());
+            Box::pin(http::serve(shared, io, peer, looped, activity))
         }
-        Mode::Https(acceptor) => Box::pin(serve_https(shared, acceptor, stream, peer)),
+        Mode::Https(acceptor) => Box::pin(serve_https(
+            shared, acceptor, stream, peer, looped, activity,
+        )),
     };
     protocol.await
 }
@@ -188,12 +237,42 @@ async fn serve_https(
     acceptor: &TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
+    looped: bool,
+    activity: Arc<Activity>,
 ) {
-    let io = CountingIo::new(stream, shared.counters.clone());
+    let io = CountingIo::new(stream, shared.counters.clone(), activity.clone());
     let timeout = shared.ctx.config.tls_handshake_timeout;
     match tokio::time::timeout(timeout, acceptor.accept(io)).await {
-        Ok(Ok(tls)) => http::serve(shared, tls, peer).await,
+        Ok(Ok(tls)) => http::serve(shared, tls, peer, looped, activity).await,
         Ok(Err(error)) => debug!(%error, "TLS handshake failed"),
         Err(_) => debug!("TLS handshake timed out"),
+    }
+}
+
+/// Descriptors kept out of the connection cap for the API, the store,
+/// health probes, listening sockets and the process itself: a quarter of
+/// the limit, between 64 and 1024.
+fn reserved_descriptors(nofile: u64) -> u64 {
+    (nofile / 4).clamp(64, 1024)
+}
+
+/// The process-wide connection cap derived from the descriptor limit
+/// `nofile`: each proxied client needs a second descriptor for its member,
+/// so half of what the reserve leaves (at least 1).
+pub(crate) fn derived_max_connections(nofile: u64) -> usize {
+    let cap = nofile.saturating_sub(reserved_descriptors(nofile)) / 2;
+    usize::try_from(cap.max(1)).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_leaves_a_reserve_and_a_member_descriptor_per_client() {
+        assert_eq!(derived_max_connections(1024), (1024 - 256) / 2);
+        assert_eq!(derived_max_connections(20_000), (20_000 - 1024) / 2);
+        assert_eq!(derived_max_connections(256), (256 - 64) / 2);
+        assert_eq!(derived_max_connections(10), 1);
     }
 }

@@ -31,7 +31,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
+use socket2::{Domain, Protocol, Socket, Type};
+
 use super::coalesce::Coalescing;
+use super::loops::{LoopGuard, Outgoing};
 use super::tls::member_server_name;
 use super::workers;
 use crate::sync::lock;
@@ -54,6 +57,8 @@ pub struct MemberConns {
     address: SocketAddr,
     tls: Option<TlsConnector>,
     connect_timeout: Duration,
+    /// Where each connection's local address is recorded.
+    loops: Arc<LoopGuard>,
     /// Idle connections by data plane worker, oldest first.
     idle: Box<[Mutex<Vec<Idle>>]>,
     /// Advanced by `expire_idle`; stamps checkins.
@@ -73,12 +78,14 @@ impl MemberConns {
         address: SocketAddr,
         tls: Option<TlsConnector>,
         connect_timeout: Duration,
+        loops: Arc<LoopGuard>,
         workers: usize,
     ) -> Self {
         Self {
             address,
             tls,
             connect_timeout,
+            loops,
             idle: (0..workers.max(1)).map(|_| Mutex::default()).collect(),
             epoch: AtomicU64::new(0),
         }
@@ -130,15 +137,15 @@ impl MemberConns {
     /// TLS when re-encrypting). Upgrades are enabled so the same path serves
     /// WebSocket requests.
     pub async fn connect(&self) -> io::Result<Sender> {
-        let tcp = connect_tcp(self.address, self.connect_timeout).await?;
+        let (tcp, outgoing) = connect_tcp(self.address, self.connect_timeout, &self.loops).await?;
         match &self.tls {
-            None => handshake(tcp).await,
+            None => handshake(tcp, outgoing).await,
             Some(connector) => {
                 let name = member_server_name(self.address.ip());
                 let tls = tokio::time::timeout(self.connect_timeout, connector.connect(name, tcp))
                     .await
                     .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake"))??;
-                handshake(tls).await
+                handshake(tls, outgoing).await
             }
         }
     }
@@ -183,6 +190,7 @@ impl MemberConnsRegistry {
         address: SocketAddr,
         tls: Option<&TlsConnector>,
         connect_timeout: Duration,
+        loops: &Arc<LoopGuard>,
         workers: usize,
     ) -> Arc<MemberConns> {
         let key = (address, tls.is_some());
@@ -194,6 +202,7 @@ impl MemberConnsRegistry {
             address,
             tls.cloned(),
             connect_timeout,
+            loops.clone(),
             workers,
         ));
         by_member.insert(key, Arc::downgrade(&conns));
@@ -242,7 +251,7 @@ pub(crate) async fn expire_idle_loop(registry: Weak<MemberConnsRegistry>, idle_t
     }
 }
 
-async fn handshake<S>(stream: S) -> io::Result<Sender>
+async fn handshake<S>(stream: S, outgoing: Outgoing) -> io::Result<Sender>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -251,6 +260,7 @@ where
         .await
         .map_err(io::Error::other)?;
     tokio::spawn(async move {
+        let _outgoing = outgoing;
         if let Err(error) = conn.with_upgrades().await {
             debug!(%error, "member connection ended");
         }
@@ -258,11 +268,46 @@ where
     Ok(sender)
 }
 
-/// Connect to a member with a timeout and TCP_NODELAY.
-pub async fn connect_tcp(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+/// Connect to a member with a timeout and TCP_NODELAY; the connection's
+/// address pair is known to `loops` (see `loops`) until the returned
+/// guard is dropped.
+pub async fn connect_tcp(
+    address: SocketAddr,
+    timeout: Duration,
+    loops: &Arc<LoopGuard>,
+) -> io::Result<(TcpStream, Outgoing)> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_nonblocking(true)?;
+    socket.set_tcp_nodelay(true)?;
+    match socket.connect(&address.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    // The kernel chose the local address in `connect`: recorded before the
+    // handshake can complete and reach our own accept loop, should the
+    // member be one of our listeners.
+    let outgoing = loops.outgoing(
+        socket
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("a TCP socket has an IP address"))?,
+        address,
+    );
+    let stream = TcpStream::from_std(socket.into())?;
+    tokio::time::timeout(timeout, stream.writable())
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-    stream.set_nodelay(true)?;
-    Ok(stream)
+    if let Some(error) = stream.take_error()? {
+        return Err(error);
+    }
+    Ok((stream, outgoing))
 }
+
+/// `connect` on a non-blocking socket: the handshake goes on in the
+/// background.
+const EINPROGRESS: i32 = 115;

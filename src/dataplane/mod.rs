@@ -12,8 +12,9 @@
 //! - `runtime.rs` — what listeners serve with: the shared context, a
 //!   listener's swappable config, its pool and members ready to pick from,
 //!   and how a config is built from a spec.
-//! - `listener.rs` — bind, accept under the connection limit, hand each
-//!   client to a worker and a protocol, end it when the drain time is up.
+//! - `listener.rs` — bind, accept under the connection limit and the
+//!   process-wide cap, hand each client to a worker and a protocol, end it
+//!   when the drain time is up.
 //! - `drain.rs` — the drain and hard-stop signals and the count of live
 //!   connections shutdown waits on.
 //! - `workers.rs` — the data plane's own single-threaded runtimes.
@@ -22,7 +23,8 @@
 //!   (`client.rs`), forwarding a request to a member (`forward.rs`), the
 //!   response bodies (`body.rs`).
 //! - `sweep.rs` — the per-worker connection sweep: header timeout, shedding
-//!   idle connections, the member response timeout (504).
+//!   idle connections, the member response timeout (504), the client and
+//!   member data timeouts.
 //! - `member_conns.rs` — kept-alive connections to each member.
 //! - `coalesce.rs` — write coalescing (one `send` instead of `writev`).
 //! - `tls.rs` — terminates and re-encrypts.
@@ -31,6 +33,9 @@
 //! - `member_state.rs` — each member's health and load, shared with the
 //!   health checker.
 //! - `stats.rs` — per-listener counters and the byte-counting client stream.
+//! - `loops.rs` — request loops stopped at run time (hop token, our own
+//!   member connections coming back).
+//! - `memory.rs` — giving memory back to the system after a burst.
 //!
 //! Applying a spec builds new immutable listener configs and swaps them in
 //! (arc-swap); the hot path never takes the apply lock.
@@ -40,8 +45,10 @@ mod coalesce;
 mod drain;
 mod http;
 mod listener;
+mod loops;
 mod member_conns;
 pub mod member_state;
+mod memory;
 mod persistence;
 mod runtime;
 pub mod spec;
@@ -121,6 +128,17 @@ pub struct DataPlaneConfig {
     /// Checked by the header-timeout sweep, so it fires up to one sweep
     /// period (at most a second) later.
     pub member_response_timeout: Duration,
+    /// A connection moving data (a TCP session, an upgraded connection, an
+    /// HTTP response under way) whose client side makes no progress this
+    /// long is closed (Octavia's `timeout_client_data`). Checked by the
+    /// sweep: closed up to one sweep period later.
+    pub client_data_timeout: Duration,
+    /// The same for the member side (Octavia's `timeout_member_data`).
+    pub member_data_timeout: Duration,
+    /// Client connections over all listeners (HAProxy's global
+    /// `maxconn`); `None` derives it from the descriptor limit. At the cap
+    /// listeners stop accepting and clients wait in the backlog.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for DataPlaneConfig {
@@ -134,9 +152,16 @@ impl Default for DataPlaneConfig {
             workers: default_workers(),
             member_idle_timeout: Duration::from_secs(10),
             member_response_timeout: Duration::from_secs(60),
+            client_data_timeout: Duration::from_secs(50),
+            member_data_timeout: Duration::from_secs(50),
+            max_connections: None,
         }
     }
 }
+
+/// The connection cap when the descriptor limit cannot be read (or is
+/// unlimited).
+const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 
 /// One worker per CPU.
 pub fn default_workers() -> usize {
@@ -202,12 +227,25 @@ impl DataPlane {
     pub fn new(config: DataPlaneConfig, members: Arc<MemberStates>) -> std::io::Result<Self> {
         let workers = Workers::start(config.workers)?;
         let member_conns = Arc::new(MemberConnsRegistry::default());
+        let timeouts = sweep::Timeouts {
+            header: config.client_header_timeout,
+            member_response: config.member_response_timeout,
+            client_data: config.client_data_timeout,
+            member_data: config.member_data_timeout,
+        };
         for worker in workers.handles() {
-            worker.spawn(sweep::sweep(
-                config.client_header_timeout,
-                config.member_response_timeout,
-            ));
+            worker.spawn(sweep::sweep(timeouts));
         }
+        let max_connections = config.max_connections.unwrap_or_else(|| {
+            // Read after `limits::raise_nofile_limit` (app start); 0 = unknown.
+            match crate::limits::nofile_soft_limit() {
+                0 => DEFAULT_MAX_CONNECTIONS,
+                nofile => listener::derived_max_connections(nofile),
+            }
+        });
+        info!(max_connections, "data plane connection cap");
+        let tracker = Arc::new(ConnTracker::default());
+        workers.handles()[0].spawn(memory::trim_after_bursts(Arc::downgrade(&tracker)));
         workers.handles()[0].spawn(member_conns::expire_idle_loop(
             Arc::downgrade(&member_conns),
             config.member_idle_timeout,
@@ -215,12 +253,16 @@ impl DataPlane {
         Ok(Self {
             ctx: Arc::new(Context {
                 config,
-                tracker: Arc::new(ConnTracker::default()),
+                tracker,
                 drain: StopSignal::new(),
                 hard: StopSignal::new(),
                 member_tls: tls::member_connector(),
                 workers: workers.handles().to_vec(),
                 parked: AtomicUsize::new(0),
+                // Member connections: about one per client, plus kept-alive.
+                loops: Arc::new(loops::LoopGuard::new(max_connections.saturating_mul(2))),
+                conn_cap: Arc::new(tokio::sync::Semaphore::new(max_connections)),
+                max_connections,
             }),
             members,
             serving: tokio::sync::Mutex::new(HashMap::new()),
@@ -311,7 +353,9 @@ impl DataPlane {
     ) {
         let old = handle.shared.config.load_full();
         if old.spec != *l {
-            let cfg = self.config_builder().build(l, Some(&old), acceptor);
+            let cfg = self
+                .config_builder()
+                .build(l, handle.address, Some(&old), acceptor);
             handle.shared.config.store(Arc::new(cfg));
             info!(listener_id = %l.id, address = %handle.address, "listener config swapped");
         }
@@ -330,7 +374,7 @@ impl DataPlane {
             source,
         })?;
         let counters = self.counters_for(l);
-        let cfg = self.config_builder().build(l, None, acceptor);
+        let cfg = self.config_builder().build(l, address, None, acceptor);
         let shared = Arc::new(ListenerShared {
             id: l.id,
             config: ArcSwap::from_pointee(cfg),
@@ -380,6 +424,11 @@ impl DataPlane {
     /// all listeners.
     pub fn parked_connections(&self) -> usize {
         self.ctx.parked.load(Ordering::Relaxed)
+    }
+
+    /// The process-wide connection cap in force.
+    pub fn max_connections(&self) -> usize {
+        self.ctx.max_connections
     }
 
     /// The spec currently served for a load balancer, if any.

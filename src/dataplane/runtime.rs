@@ -23,6 +23,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use super::DataPlaneConfig;
 use super::balance::{Candidate, Selector, Tried, member_cookie_key};
 use super::drain::{ConnTracker, StopSignal};
+use super::loops::LoopGuard;
 use super::member_conns::{MemberConns, MemberConnsRegistry};
 use super::member_state::{MemberState, MemberStates};
 use super::persistence::{self, Choice, StickTable};
@@ -48,6 +49,13 @@ pub(crate) struct Context {
     /// Kept-alive HTTP connections idle without HTTP state
     /// (`http::client::serve`).
     pub parked: AtomicUsize,
+    /// The hop token and our member connections' addresses (`loops`).
+    pub loops: Arc<LoopGuard>,
+    /// Process-wide connection cap (HAProxy's global `maxconn`): every
+    /// accepted client holds a permit.
+    pub conn_cap: Arc<Semaphore>,
+    /// The permits `conn_cap` started with.
+    pub max_connections: usize,
 }
 
 /// The part of a listener that outlives config swaps.
@@ -87,6 +95,9 @@ pub(crate) struct ListenerConfig {
     pub forwarded_proto: HeaderValue,
     /// `X-Forwarded-Port` value.
     pub forwarded_port: HeaderValue,
+    /// The listener's address as a `Host` value, for HTTP/1.0 requests
+    /// that carry none.
+    pub host: HeaderValue,
 }
 
 /// A pool ready to pick from.
@@ -180,12 +191,13 @@ pub(crate) struct ConfigBuilder<'a> {
 }
 
 impl ConfigBuilder<'_> {
-    /// The config serving `l`; `old` is the version it replaces (its
-    /// connection limiter carries over), `acceptor` the TLS acceptor of a
-    /// terminating HTTPS listener.
+    /// The config serving `l` on `address`; `old` is the version it
+    /// replaces (its connection limiter carries over), `acceptor` the TLS
+    /// acceptor of a terminating HTTPS listener.
     pub fn build(
         &self,
         l: &ListenerSpec,
+        address: SocketAddr,
         old: Option<&ListenerConfig>,
         acceptor: Option<TlsAcceptor>,
     ) -> ListenerConfig {
@@ -206,6 +218,8 @@ impl ConfigBuilder<'_> {
             pool: l.pool.as_ref().map(|p| self.pool(p, reencrypt)),
             forwarded_proto,
             forwarded_port: HeaderValue::from(l.protocol_port),
+            host: HeaderValue::from_str(&address.to_string())
+                .expect("a socket address is a valid header value"),
         }
     }
 
@@ -236,6 +250,7 @@ impl ConfigBuilder<'_> {
                     m.address,
                     tls,
                     self.ctx.config.member_connect_timeout,
+                    &self.ctx.loops,
                     self.ctx.workers.len(),
                 ),
             });

@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::sweep::Activity;
 use crate::model::{ListenerStats, StatsBase};
 
 /// Live counters of one listener. Totals start from the persisted base.
@@ -74,16 +75,22 @@ impl Drop for ActiveConnection {
 }
 
 /// A client-side stream that adds what it reads to `bytes_in` and what it
-/// writes to `bytes_out` of its listener.
+/// writes to `bytes_out` of its listener, and marks the connection's
+/// client-side progress for the data timeouts (see `sweep`).
 pub struct CountingIo<S> {
     inner: S,
     counters: Arc<ListenerCounters>,
+    activity: Arc<Activity>,
 }
 
 impl<S> CountingIo<S> {
-    /// Wrap the client stream of a listener.
-    pub fn new(inner: S, counters: Arc<ListenerCounters>) -> Self {
-        Self { inner, counters }
+    /// Wrap the client stream of a listener; `activity` is the connection's.
+    pub(crate) fn new(inner: S, counters: Arc<ListenerCounters>, activity: Arc<Activity>) -> Self {
+        Self {
+            inner,
+            counters,
+            activity,
+        }
     }
 
     /// The wrapped stream.
@@ -105,6 +112,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for CountingIo<S> {
             self.counters
                 .bytes_in
                 .fetch_add(read as u64, Ordering::Relaxed);
+            self.activity.client_progress();
         }
         poll
     }
@@ -121,6 +129,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingIo<S> {
             self.counters
                 .bytes_out
                 .fetch_add(n as u64, Ordering::Relaxed);
+            self.activity.client_progress();
         }
         poll
     }
@@ -135,6 +144,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingIo<S> {
             self.counters
                 .bytes_out
                 .fetch_add(n as u64, Ordering::Relaxed);
+            self.activity.client_progress();
         }
         poll
     }

@@ -11,6 +11,13 @@
 //! - **Member response timeout** (HAProxy's `timeout server`): a request
 //!   still waiting for its member's response head after enough sweeps is
 //!   answered 504 (see `http::forward`).
+//! - **Data timeouts** (Octavia's `timeout_client_data` and
+//!   `timeout_member_data`): a connection moving data (a TCP relay, an
+//!   upgraded HTTP connection, an HTTP response on its way) whose client
+//!   side, or member side, made no progress for its timeout is closed: a
+//!   client that never reads, an idle TCP session, a member that
+//!   blackholes. Progress is a counter the client stream (`CountingIo`)
+//!   and the member side bump on every read or write that moved bytes.
 //!
 //! hyper can time each head itself, but that costs a clock read, a boxed
 //! timer inserted into and removed from the timer wheel, and an extra wakeup
@@ -23,12 +30,15 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A flag the sweep raises for the one task that waits on it (the
 /// connection's own): registering costs no lock or allocation, and the
@@ -68,6 +78,14 @@ impl Flag {
 /// One client connection's activity, shared by its task and the sweep.
 #[derive(Default)]
 pub(crate) struct Activity {
+    /// Reads and writes on the client side that moved bytes.
+    client_io: AtomicU64,
+    /// Reads and writes on the member side (response body frames for HTTP)
+    /// that moved bytes.
+    member_io: AtomicU64,
+    /// Set for a relay (TCP, or an upgraded HTTP connection): only the data
+    /// timeouts apply.
+    relay: AtomicBool,
     /// Request heads received so far.
     heads: AtomicU64,
     /// Requests whose response has not finished yet.
@@ -105,6 +123,81 @@ impl Activity {
     pub fn idle(&self) -> bool {
         self.in_flight.load(Ordering::Relaxed) == 0
     }
+
+    /// The client side moved bytes. Only the connection's own task calls
+    /// this: a load and a store, no read-modify-write.
+    pub fn client_progress(&self) {
+        bump(&self.client_io);
+    }
+
+    /// The member side moved bytes (the connection's own task only).
+    pub fn member_progress(&self) {
+        bump(&self.member_io);
+    }
+
+    /// From now on the connection relays bytes: only the data timeouts apply.
+    pub fn relaying(&self) {
+        self.relay.store(true, Ordering::Relaxed);
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.store(
+        counter.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
+}
+
+/// A member-side stream that counts its progress on the client
+/// connection's [`Activity`] (TCP relay, upgraded connections).
+pub(crate) struct MemberIo<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S> MemberIo<S> {
+    pub fn new(inner: S, activity: Arc<Activity>) -> Self {
+        Self { inner, activity }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for MemberIo<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.member_progress();
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for MemberIo<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = poll
+            && n > 0
+        {
+            self.activity.member_progress();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// A request from its head until its response finished (dropped).
@@ -119,6 +212,11 @@ impl InFlight {
         let n = &activity.in_flight;
         n.store(n.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         Self(activity.clone())
+    }
+
+    /// The connection's activity.
+    pub fn activity(&self) -> &Activity {
+        &self.0
     }
 }
 
@@ -142,6 +240,12 @@ struct Entry {
     waiting_sweeps: u32,
     /// A request was in flight at the last sweep.
     busy: bool,
+    /// `client_io` at the last sweep, and sweeps in a row it stayed so.
+    seen_client_io: u64,
+    client_idle_sweeps: u32,
+    /// `member_io` at the last sweep, and sweeps in a row it stayed so.
+    seen_member_io: u64,
+    member_idle_sweeps: u32,
 }
 
 #[derive(Default)]
@@ -171,6 +275,10 @@ pub(crate) fn watch(activity: &Arc<Activity>) -> Watch {
         idle_sweeps: 0,
         waiting_sweeps: 0,
         busy: false,
+        seen_client_io: 0,
+        client_idle_sweeps: 0,
+        seen_member_io: 0,
+        member_idle_sweeps: 0,
     };
     let slot = REGISTRY.with_borrow_mut(|r| match r.free.pop() {
         Some(slot) => {
@@ -215,19 +323,44 @@ struct Limits {
     expire_after: u32,
     /// Sweeps that find the same request still waiting for its member.
     late_after: u32,
+    /// Sweeps without client-side progress that close a connection moving
+    /// data.
+    client_data_after: u32,
+    /// Sweeps without member-side progress that close it.
+    member_data_after: u32,
 }
 
-/// Sweep this worker's connections every [`SHED_AFTER`] (or half
-/// `header_timeout` if shorter), forever (the worker's runtime ends it).
-pub(crate) async fn sweep(header_timeout: Duration, member_timeout: Duration) {
-    let period = (header_timeout / 2)
-        .min(SHED_AFTER)
-        .max(Duration::from_millis(1));
+/// What the sweep times.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    /// No request head (idle keep-alive included).
+    pub header: Duration,
+    /// No response head from the member.
+    pub member_response: Duration,
+    /// No progress on the client side while data is expected.
+    pub client_data: Duration,
+    /// No progress on the member side while data is expected.
+    pub member_data: Duration,
+}
+
+/// Sweep this worker's connections every [`SHED_AFTER`] (or every half of
+/// the shortest timeout that closes connections, if shorter), forever (the
+/// worker's runtime ends it).
+pub(crate) async fn sweep(timeouts: Timeouts) {
+    let period = (timeouts
+        .header
+        .min(timeouts.client_data)
+        .min(timeouts.member_data)
+        / 2)
+    .min(SHED_AFTER)
+    .max(Duration::from_millis(1));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let limits = Limits {
-        expire_after: periods_in(header_timeout, period),
-        late_after: sweeps_for(member_timeout, period),
+        expire_after: periods_in(timeouts.header, period),
+        late_after: sweeps_for(timeouts.member_response, period),
+        client_data_after: periods_in(timeouts.client_data, period),
+        member_data_after: periods_in(timeouts.member_data, period),
     };
     ticks.tick().await;
     loop {
@@ -270,17 +403,56 @@ struct Swept {
     shed: Vec<Arc<Activity>>,
 }
 
+/// Advance the data timeouts of one entry: true when its client or member
+/// side made no progress for its timeout while data was expected (a relay,
+/// or an HTTP response past its head).
+fn data_stalled(entry: &mut Entry, activity: &Activity, limits: Limits) -> bool {
+    let client = activity.client_io.load(Ordering::Relaxed);
+    let member = activity.member_io.load(Ordering::Relaxed);
+    let expecting = activity.relay.load(Ordering::Relaxed)
+        || (activity.in_flight.load(Ordering::Relaxed) > 0
+            && !activity.awaiting_member.load(Ordering::Relaxed));
+    let idle = |seen: &mut u64, now: u64, sweeps: &mut u32| {
+        if !expecting || *seen != now {
+            *seen = now;
+            *sweeps = 0;
+        } else {
+            *sweeps = sweeps.saturating_add(1);
+        }
+        *sweeps
+    };
+    let client_idle = idle(
+        &mut entry.seen_client_io,
+        client,
+        &mut entry.client_idle_sweeps,
+    );
+    let member_idle = idle(
+        &mut entry.seen_member_io,
+        member,
+        &mut entry.member_idle_sweeps,
+    );
+    client_idle == limits.client_data_after || member_idle == limits.member_data_after
+}
+
 /// Advance every entry by one sweep.
 fn sweep_once(registry: &mut Registry, limits: Limits) -> Swept {
     let Limits {
         expire_after,
         late_after,
+        ..
     } = limits;
     let mut swept = Swept::default();
     for entry in registry.slots.iter_mut().flatten() {
         let Some(activity) = entry.activity.upgrade() else {
             continue;
         };
+        if data_stalled(entry, &activity, limits) {
+            swept.expired.push(activity);
+            continue;
+        }
+        if activity.relay.load(Ordering::Relaxed) {
+            continue;
+        }
         let heads = activity.heads.load(Ordering::Relaxed);
         if activity.awaiting_member.load(Ordering::Relaxed) {
             // The same request as at the last sweep (no new head since)?
@@ -333,6 +505,8 @@ mod tests {
     const HALVES: Limits = Limits {
         expire_after: 2,
         late_after: u32::MAX,
+        client_data_after: u32::MAX,
+        member_data_after: u32::MAX,
     };
 
     fn expired(registry: &mut Registry, activity: &Arc<Activity>) -> bool {
@@ -359,7 +533,7 @@ mod tests {
         let _watch = watch(&activity);
         let limits = Limits {
             expire_after: 5,
-            late_after: u32::MAX,
+            ..HALVES
         };
         let shed = |r: &mut Registry| {
             let swept = sweep_once(r, limits);
@@ -422,6 +596,7 @@ mod tests {
             let limits = Limits {
                 expire_after: u32::MAX,
                 late_after,
+                ..HALVES
             };
             let swept = sweep_once(r, limits);
             swept.late.iter().for_each(|a| a.member_late.raise());

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
@@ -23,7 +25,7 @@ use super::probe::{ProbeError, Prober};
 use super::tracker::{Tracker, Transition};
 use super::{MemberStatusChange, MonitorSettings, PoolMonitorSpec};
 use crate::dataplane::{MemberState, MemberStates};
-use crate::model::{LoadBalancerId, MemberId, OperatingStatus, PoolId};
+use crate::model::{HealthMonitorType, LoadBalancerId, MemberId, OperatingStatus, PoolId};
 use crate::sync::lock;
 
 /// How often the sweeper reads the data plane's passive signal: a member that
@@ -69,6 +71,46 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.tasks.cancel();
     }
+}
+
+/// What a monitored member's status rests on, for people reading it: the
+/// last probe and, since the last change, the status with its cause. Kept in
+/// memory only; a restart starts over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberHealth {
+    /// The verdict; `None` while a new member awaits its first result.
+    pub status: Option<OperatingStatus>,
+    /// Why the status is what it is (`connect failed: Connection refused
+    /// (os error 111), 2 consecutive failures`); `None` before the first change.
+    pub cause: Option<String>,
+    /// When the status last changed, in Unix seconds.
+    pub since: Option<i64>,
+    /// The most recent active probe; `None` before the first one ends.
+    pub last_probe: Option<LastProbe>,
+}
+
+/// One finished probe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LastProbe {
+    /// PING, TCP, HTTP or HTTPS.
+    #[serde(rename = "type")]
+    pub kind: HealthMonitorType,
+    /// `success`, `failure`, or `error` when the probe could not run at all.
+    pub result: &'static str,
+    /// The failure's reason; `None` on success.
+    pub detail: Option<String>,
+    /// How long the probe took, in milliseconds.
+    pub latency_ms: u64,
+    /// When it ended, in Unix seconds.
+    pub at: i64,
+}
+
+/// Wall-clock Unix seconds, for what people read; scheduling uses `Instant`.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Receives (probe type, result) after each probe.
@@ -202,6 +244,8 @@ impl HealthChecker {
                         guarded: Mutex::new(Guarded {
                             tracker,
                             retired: false,
+                            last_probe: None,
+                            changed: None,
                         }),
                         settings: sender.subscribe(),
                         events: inner.events.clone(),
@@ -216,12 +260,7 @@ impl HealthChecker {
                         async move {
                             let result = prober.probe(&settings, address).await;
                             if let Some(observe) = observer.get() {
-                                let outcome = match &result {
-                                    Ok(()) => "success",
-                                    Err(ProbeError::IcmpUnavailable { .. }) => "error",
-                                    Err(_) => "failure",
-                                };
-                                observe(settings.kind.as_str(), outcome);
+                                observe(settings.kind.as_str(), outcome_of(&result));
                             }
                             result
                         }
@@ -262,6 +301,35 @@ impl HealthChecker {
             .get(&member_id)
             .map(|watched| watched.status().unwrap_or(OperatingStatus::Offline))
     }
+
+    /// The last probe of a monitored member and the cause of its status;
+    /// `None` when it is not monitored.
+    pub fn member_health(&self, member_id: MemberId) -> Option<MemberHealth> {
+        let watched = lock(&self.inner.registry)
+            .monitored
+            .get(&member_id)
+            .cloned()?;
+        let guarded = lock(&watched.guarded);
+        let (cause, since) = match &guarded.changed {
+            Some((cause, since)) => (Some(cause.clone()), Some(*since)),
+            None => (None, None),
+        };
+        Some(MemberHealth {
+            status: guarded.tracker.status(),
+            cause,
+            since,
+            last_probe: guarded.last_probe.clone(),
+        })
+    }
+}
+
+/// A probe's result as the metrics and the UI name it.
+fn outcome_of(result: &Result<(), ProbeError>) -> &'static str {
+    match result {
+        Ok(()) => "success",
+        Err(ProbeError::IcmpUnavailable { .. }) => "error",
+        Err(_) => "failure",
+    }
 }
 
 /// One monitored member, shared by its probe task, the sweeper and the
@@ -283,6 +351,9 @@ struct Guarded {
     tracker: Tracker,
     /// Set when the member leaves monitoring: late results are dropped.
     retired: bool,
+    last_probe: Option<LastProbe>,
+    /// The cause of the last status change and when it happened (Unix s).
+    changed: Option<(String, i64)>,
 }
 
 impl Watched {
@@ -296,7 +367,19 @@ impl Watched {
         lock(&self.guarded).retired = true;
     }
 
-    fn record(&self, result: Result<(), ProbeError>) {
+    fn record(&self, result: Result<(), ProbeError>, kind: HealthMonitorType, took: Duration) {
+        {
+            let mut guarded = lock(&self.guarded);
+            if !guarded.retired {
+                guarded.last_probe = Some(LastProbe {
+                    kind,
+                    result: outcome_of(&result),
+                    detail: result.as_ref().err().map(ToString::to_string),
+                    latency_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                    at: unix_now(),
+                });
+            }
+        }
         match result {
             Ok(()) => self.update(|tracker, rise, _| tracker.record_success(rise)),
             Err(error) => {
@@ -335,6 +418,7 @@ impl Watched {
         let Some(change) = count(&mut guarded.tracker, rise, fall) else {
             return;
         };
+        guarded.changed = Some((change.cause.clone(), unix_now()));
         // Under the lock, so a concurrent probe and sweep apply their
         // verdicts in the order they were counted.
         self.state.set_up(change.status == OperatingStatus::Online);
@@ -351,6 +435,7 @@ impl Watched {
             member_id,
             pool_id,
             load_balancer_id: self.load_balancer_id,
+            address,
             status,
             cause: change.cause,
         });
@@ -423,13 +508,15 @@ async fn run_member<P, F>(
             () = sleep_until(next) => {}
         }
         let current = settings.borrow_and_update().clone();
+        let kind = current.kind;
         watched.take_passive_failures();
+        let started = Instant::now();
         let result = tokio::select! {
             biased;
             () = watched.cancel.cancelled() => return,
             result = probe(current, watched.address) => result,
         };
-        watched.record(result);
+        watched.record(result, kind, started.elapsed());
         next = if first {
             first = false;
             next + first_slot_after_probe_at_once(watched.member_id, delay)
@@ -524,6 +611,8 @@ mod tests {
             guarded: Mutex::new(Guarded {
                 tracker: Tracker::undecided(),
                 retired: false,
+                last_probe: None,
+                changed: None,
             }),
             settings: settings_tx.subscribe(),
             events: events_tx,

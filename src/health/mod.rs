@@ -19,7 +19,7 @@ mod tracker;
 
 use std::net::SocketAddr;
 
-pub use checker::HealthChecker;
+pub use checker::{HealthChecker, LastProbe, MemberHealth};
 pub use probe::{ProbeError, Prober};
 
 use crate::model::{
@@ -64,6 +64,9 @@ pub struct MemberStatusChange {
     pub member_id: MemberId,
     pub pool_id: PoolId,
     pub load_balancer_id: LoadBalancerId,
+    /// Where the member is probed (for the events feed, which people read
+    /// by address).
+    pub address: SocketAddr,
     /// ONLINE, OFFLINE, or ERROR when the probe cannot run at all (no ICMP
     /// socket).
     pub status: OperatingStatus,

@@ -22,7 +22,8 @@ CREATE TABLE jobs_new (
         'CreateListener', 'UpdateListener', 'DeleteListener',
         'CreatePool', 'UpdatePool', 'DeletePool',
         'CreateMember', 'UpdateMember', 'DeleteMember',
-        'CreateHealthMonitor', 'UpdateHealthMonitor', 'DeleteHealthMonitor')),
+        'CreateHealthMonitor', 'UpdateHealthMonitor', 'DeleteHealthMonitor',
+        'BatchUpdateMembers')),
     object_id        TEXT,
     state            TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
     attempts         INTEGER NOT NULL DEFAULT 0,
@@ -44,6 +45,9 @@ CREATE INDEX jobs_open ON jobs (state) WHERE state IN ('pending', 'running');
 
 /// The ordered steps. Step N leaves the database at `user_version` N.
 ///
+/// Step 4 records the installation's network id secret and the network ids
+/// already in use (see [`super::installation`]).
+///
 /// Step 3 (the v2 API's schema) rebuilds tables, so [`migrate`] runs the
 /// steps with foreign keys off, as SQLite's own recipe for a rebuild says,
 /// and each step ends with a `foreign_key_check` that rolls it back if a row
@@ -53,15 +57,21 @@ fn steps() -> Migrations<'static> {
         M::up(include_str!("../../schema.sql")),
         M::up(JOB_KIND_CHECK),
         M::up(include_str!("migrations/v2.sql")).foreign_key_check(),
-        // Identity (issue 16): new tables only. Other branches append steps
-        // too; the integrator may renumber this one.
+        M::up_with_hook(
+            super::installation::STEP_SQL,
+            super::installation::record_installation,
+        ),
+        // Step 5: the events feed (a new table).
+        M::up(include_str!("migrations/events.sql")).foreign_key_check(),
+        // Step 6: identity (issue 16): new tables, and the project of
+        // certificates and ports.
         M::up(include_str!("migrations/identity.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    4
+    6
 }
 
 /// The `user_version` of an open database.
@@ -293,6 +303,55 @@ mod tests {
         assert!(store::pools::find(&conn, p_id).unwrap().is_none());
         assert!(store::members::list(&conn, p_id).unwrap().is_empty());
         assert!(store::health_monitors::get(&conn, p_id).unwrap().is_none());
+    }
+
+    #[test]
+    fn each_new_database_gets_its_own_network_id_secret() {
+        let naming = || {
+            let mut conn = Connection::open_in_memory().unwrap();
+            migrate(&mut conn).unwrap();
+            crate::store::installation::network_naming(&conn).unwrap()
+        };
+        let (one, two) = (naming(), naming());
+        assert_ne!(
+            one.network_id(None, "public"),
+            two.network_id(None, "public")
+        );
+        assert_ne!(
+            one.network_id(None, "public"),
+            crate::model::NetworkNaming::legacy_id("public"),
+            "a new installation has no legacy ids"
+        );
+    }
+
+    #[test]
+    fn a_step_3_database_keeps_the_network_ids_its_rows_hold() {
+        use crate::model::NetworkNaming;
+        let mut conn = Connection::open_in_memory().unwrap();
+        steps().to_version(&mut conn, 3).unwrap();
+        let used = NetworkNaming::legacy_id("public");
+        let port_only = NetworkNaming::legacy_id("ports-only");
+        conn.execute_batch(&format!(
+            "INSERT INTO load_balancers (id, tenant_id, name, enabled, provisioning_status,
+                 operating_status, vip_address, vip_port_id, vip_network_id, created_at, updated_at)
+             VALUES ('00000000-0000-4000-8000-0000000000b1', 'proj', 'lb', 1, 'ACTIVE', 'ONLINE',
+                 '10.0.0.5', '00000000-0000-4000-8000-0000000000e1', '{used}', 100, 100);
+             INSERT INTO ports (id, network_id, ip_address, load_balancer_id, owned, created_at)
+             VALUES ('00000000-0000-4000-8000-0000000000e2', '{port_only}', '10.0.1.6', NULL, 0, 100);"
+        ))
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+
+        assert_eq!(current_version(&conn).unwrap(), latest_version() as i64);
+        let naming = crate::store::installation::network_naming(&conn).unwrap();
+        assert_eq!(naming.network_id(None, "public"), used);
+        assert_eq!(naming.network_id(None, "ports-only"), port_only);
+        assert_ne!(
+            naming.network_id(None, "unused"),
+            NetworkNaming::legacy_id("unused"),
+            "a network without objects gets a keyed id"
+        );
     }
 
     #[test]

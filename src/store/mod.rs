@@ -6,8 +6,10 @@
 //! go through [`Store::run`], which moves the work onto the blocking pool.
 
 pub mod certificates;
+pub mod events;
 pub mod health_monitors;
 pub mod identity;
+pub mod installation;
 pub mod jobs;
 pub mod listeners;
 pub mod load_balancers;

@@ -154,7 +154,8 @@ impl Tree {
     }
 }
 
-fn id_of(v: &Value) -> String {
+/// The `id` of an API object.
+pub fn id_of(v: &Value) -> String {
     v["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no id in {v}"))
@@ -355,7 +356,9 @@ impl Ballast {
     }
 }
 
-fn strip_operating_status(v: &mut Value) {
+/// Remove every `operating_status` of `v`, at any depth: health checks may
+/// move it at any time, independent of any request.
+pub fn strip_operating_status(v: &mut Value) {
     match v {
         Value::Object(map) => {
             map.remove("operating_status");

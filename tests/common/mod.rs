@@ -13,6 +13,8 @@ mod wait;
 pub use member::http_member;
 #[allow(unused_imports)]
 pub use wait::wait_until;
+pub mod clients;
+pub mod v2;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -55,6 +57,88 @@ pub struct Options {
     /// Run this copy of the binary instead of the one cargo built (a path
     /// another user can reach).
     pub binary: Option<PathBuf>,
+    /// `data_dir` as written in the config; default the absolute `DIR/data`.
+    pub data_dir: Option<String>,
+    /// The child's working directory; default the test's.
+    pub cwd: Option<PathBuf>,
+}
+
+/// Write `dir/ballast.toml` as every test instance gets it: the API on
+/// 127.0.0.1 port 0, one loopback network on `cidr`, `options.data_dir`
+/// (default the absolute `dir/data`) and `options.extra_toml` at the end.
+pub fn write_config(dir: &Path, cidr: &str, options: &Options) -> PathBuf {
+    let config = dir.join("ballast.toml");
+    let data = options
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| dir.join("data").display().to_string());
+    let toml = format!(
+        "data_dir = {data:?}\n\n[api]\naddress = \"127.0.0.1\"\nport = 0\n\n\
+         [[networks]]\nname = \"test\"\nmode = \"loopback\"\ncidr = {cidr:?}\n{extra}\n",
+        extra = options.extra_toml,
+    );
+    std::fs::write(&config, toml).expect("write config");
+    config
+}
+
+/// `ballast` (the binary cargo built) with a clean systemd environment and
+/// no `RUST_LOG` or `BALLAST_*` of the caller's.
+pub fn ballast_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ballast"));
+    cmd.env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("RUST_LOG");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("BALLAST_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+/// Run `ballast serve --config CONFIG` with `env` where it must fail to
+/// start: its exit status and stderr. Panics (after killing it) if it still
+/// runs after 20 s.
+pub fn serve_expecting_failure(
+    config: &Path,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let mut child = ballast_command()
+        .args(["serve", "--config"])
+        .arg(config)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ballast serve");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill(); // we panic either way
+            let _ = child.wait();
+            panic!("ballast serve kept running; it should have refused to start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr piped")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    (status, stderr)
+}
+
+/// Run `ballast ARGS...` to completion (see [`ballast_command`]).
+pub fn ballast_cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    ballast_command().args(args).output().expect("run ballast")
 }
 
 impl Ballast {
@@ -260,14 +344,7 @@ impl Ballast {
     /// environment (`NOTIFY_SOCKET`, `WATCHDOG_USEC`, `WATCHDOG_PID` removed)
     /// before `options.env` is applied.
     pub fn spawn_unready(dir: &Path, cidr: &str, options: Options) -> Ballast {
-        let config = dir.join("ballast.toml");
-        let toml = format!(
-            "data_dir = {data:?}\n\n[api]\naddress = \"127.0.0.1\"\nport = 0\n\n\
-             [[networks]]\nname = \"test\"\nmode = \"loopback\"\ncidr = {cidr:?}\n{extra}\n",
-            data = dir.join("data").display().to_string(),
-            extra = options.extra_toml,
-        );
-        std::fs::write(&config, toml).expect("write config");
+        let config = write_config(dir, cidr, &options);
         let binary = options
             .binary
             .clone()
@@ -290,6 +367,9 @@ impl Ballast {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        if let Some(cwd) = &options.cwd {
+            cmd.current_dir(cwd);
+        }
         for (k, v) in &options.env {
             cmd.env(k, v);
         }
@@ -301,8 +381,8 @@ impl Ballast {
             let log = log.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(rest) = line.split("API listening addr=").nth(1) {
-                        let _ = tx.send(rest.trim().to_string()); // receiver may be gone: fine
+                    if let Some(addr) = logged_field(&line, "API listening", "addr") {
+                        let _ = tx.send(addr); // receiver may be gone: fine
                     }
                     log.lock().unwrap().push(line);
                 }
@@ -326,10 +406,37 @@ impl Ballast {
         }
     }
 
+    /// The value of `field` on the first log line saying `message`, waiting
+    /// for it up to 10 s.
+    pub fn logged(&self, message: &str, field: &str) -> String {
+        let mut found = None;
+        wait_until(Duration::from_secs(10), message, || {
+            let lines = self.log.lock().unwrap();
+            found = lines.iter().find_map(|l| logged_field(l, message, field));
+            found.is_some()
+        });
+        found.expect("waited for it")
+    }
+
     /// The path of the config file the instance was started with.
     pub fn config_path(&self) -> PathBuf {
         self.dir.join("ballast.toml")
     }
+}
+
+/// The value of `field` when `line` is a log line saying `message`, in the
+/// text format (`... message field=value ...`) or the JSON one
+/// (`{"fields": {"message": ..., field: ...}}`).
+pub fn logged_field(line: &str, message: &str, field: &str) -> Option<String> {
+    if let Some(rest) = line.split(&format!("{message} {field}=")).nth(1) {
+        return rest.split_whitespace().next().map(str::to_string);
+    }
+    let value: Value = serde_json::from_str(line).ok()?;
+    let fields = value.get("fields")?;
+    if fields.get("message")?.as_str()? != message {
+        return None;
+    }
+    Some(fields.get(field)?.as_str()?.to_string())
 }
 
 // ---- Helpers added for the crash, restart and interface-mode tests ----

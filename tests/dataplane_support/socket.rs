@@ -122,3 +122,70 @@ pub async fn assert_closed_no_sooner_than(
 pub async fn assert_closed(stream: &mut TcpStream) {
     assert_closed_no_sooner_than(stream, Instant::now(), Duration::ZERO).await;
 }
+
+/// A raw HTTP member: what it received, request by request, and a fixed
+/// answer, for checking what a member sees of a request the proxy should
+/// have refused or completed.
+pub struct RawMember {
+    pub address: SocketAddr,
+    received: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl RawMember {
+    /// Every request (head, and as much body as arrived) received so far.
+    pub fn received(&self) -> Vec<String> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// Start a [`RawMember`] on 127.0.0.1: per connection it reads a request
+/// head and its `Content-Length` body, records them, writes `answer` and
+/// closes. A body cut short is recorded as far as it came, unanswered.
+pub async fn raw_member(answer: &'static [u8]) -> RawMember {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
+                let complete = loop {
+                    if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if got.len() >= end + 4 + length {
+                            break true;
+                        }
+                    }
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break false,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                };
+                if !got.is_empty() {
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&got).into_owned());
+                }
+                if complete {
+                    let _ = s.write_all(answer).await; // the proxy may be gone
+                }
+            });
+        }
+    });
+    RawMember { address, received }
+}
+
+/// Write `request` on a new connection to `to` and read until the proxy
+/// closes it (within `DEADLINE`); the whole answer.
+pub async fn exchange(to: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(to).await.unwrap();
+    s.write_all(request).await.unwrap();
+    read_to_close(&mut s).await
+}

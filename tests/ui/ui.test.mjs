@@ -75,6 +75,16 @@ page.on('console', (msg) => {
   if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) pageErrors.push(msg.text());
 });
 
+// Every 404 the page itself asks for: a refresh must not fail on purpose
+// (e.g. GET .../health_monitor of a pool that has none).
+const notFound = [];
+page.on('response', (res) => { if (res.status() === 404) notFound.push(res.url()); });
+// Writes the page sends (a form with mistakes must send none).
+const writes = [];
+page.on('request', (req) => { if (req.method() !== 'GET') writes.push(`${req.method()} ${req.url()}`); });
+// UI_TEST_DOCS_DIR=docs refreshes the README's pictures of the graphs and a member's cause.
+const docsDir = process.env.UI_TEST_DOCS_DIR || null;
+
 const members = [await startMember('member-a'), await startMember('member-b')];
 const shot = async (name, opts = {}) => {
   // Toasts are transient; keep them out of the pictures.
@@ -117,6 +127,7 @@ try {
   const networkOptions = await dialog().getByLabel('Network').locator('option').count();
   assert(networkOptions >= 1, 'the network select lists the host networks');
   await dialog().getByLabel('VIP address').fill(vip);
+  await dialog().getByLabel(/^Project/).fill('team-web');
   await dialog().getByRole('button', { name: 'Create' }).click();
   await page.waitForURL(/#\/lb\/[0-9a-f-]{36}$/);
   const lbId = page.url().split('/').pop();
@@ -131,17 +142,22 @@ try {
   assert(seen.seen.includes('PENDING_CREATE'), `PENDING_CREATE was shown (saw ${seen.seen.join(',')})`);
   assert(seen.seen.indexOf('ACTIVE') > seen.seen.indexOf('PENDING_CREATE'), `ACTIVE followed PENDING_CREATE (saw ${seen.seen.join(',')})`);
 
-  begin('an invalid listener port shows the API message and keeps the form');
+  begin('the load balancer page shows its project');
+  const project = await page.locator('.card-summary .fact', { hasText: 'Project' }).locator('dd').innerText();
+  assert(project.trim() === 'team-web', `the summary shows the project: ${project}`);
+
+  begin('an invalid listener port is caught next to the field before sending, and the form is kept');
   await page.getByRole('button', { name: '+ Add listener' }).click();
   await dialog().getByLabel(/^Name/).fill('http-in');
   await dialog().getByLabel('Protocol').selectOption('HTTP');
   await dialog().getByLabel('Port', { exact: true }).fill('70000');
+  const writesBefore = writes.length;
   await dialog().getByRole('button', { name: 'Create listener' }).click();
-  const formError = dialog().locator('.form-error');
-  await formError.waitFor();
-  const errorText = await formError.innerText();
-  assert(/protocol_port/.test(errorText), `the fault string names protocol_port: ${errorText}`);
-  assert(/^Error 400/.test(errorText.trim()), `the error shows the 400: ${errorText}`);
+  const portError = dialog().locator('.field-error:not([hidden])');
+  await portError.first().waitFor();
+  const errorText = await portError.first().innerText();
+  assert(errorText === 'must be an integer 1..65535', `the message sits next to the port: ${errorText}`);
+  assert(writes.length === writesBefore, `nothing was sent: ${writes.slice(writesBefore).join(', ')}`);
   assert(await dialog().getByLabel('Port', { exact: true }).inputValue() === '70000', 'the port input is kept');
   assert(await dialog().getByLabel(/^Name/).inputValue() === 'http-in', 'the name input is kept');
   assert(await dialog().getByLabel('Port', { exact: true }).getAttribute('aria-invalid') === 'true', 'the port input is marked invalid');
@@ -155,6 +171,7 @@ try {
   await badge(listenerCard, 'provisioning', 'ACTIVE').waitFor();
   await waitForLbActive();
   const listenerId = await listenerCard.getAttribute('data-listener-id');
+  await listenerCard.locator('.fact', { hasText: 'Project' }).locator('dd', { hasText: 'team-web' }).waitFor();
 
   begin('create a pool');
   await listenerCard.getByRole('button', { name: /^Add pool/ }).click();
@@ -164,6 +181,26 @@ try {
   await dialog().waitFor({ state: 'detached' });
   await listenerCard.getByRole('heading', { name: /web-servers/ }).waitFor();
   await waitForLbActive();
+
+  begin('a member form with three bad fields shows three messages at once and sends nothing');
+  await listenerCard.getByRole('button', { name: /^Add member/ }).click();
+  await dialog().getByLabel('IP address').fill('999.1.1.1');
+  await dialog().getByLabel('Port', { exact: true }).fill('70000');
+  await dialog().getByLabel('Weight').fill('300');
+  const writesBeforeMember = writes.length;
+  await dialog().getByRole('button', { name: 'Add member' }).click();
+  const memberErrors = dialog().locator('.field-error:not([hidden])');
+  await memberErrors.nth(2).waitFor();
+  const shown = await memberErrors.allInnerTexts();
+  assert(shown.length === 3, `three messages, one per field: ${shown.join(' | ')}`);
+  assert(shown.includes('must be an IP address') && shown.includes('must be an integer 1..65535') && shown.includes('must be an integer 0..256'),
+    `each field says what is wrong: ${shown.join(' | ')}`);
+  assert(await dialog().locator('[aria-invalid="true"]').count() === 3, 'the three inputs are marked invalid');
+  assert(await dialog().locator('.form-error').isHidden(), 'no message is repeated above the fields');
+  assert(writes.length === writesBeforeMember, `nothing was sent: ${writes.slice(writesBeforeMember).join(', ')}`);
+  await shot('03c-member-form-errors');
+  await dialog().getByRole('button', { name: 'Cancel' }).click();
+  await dialog().waitFor({ state: 'detached' });
 
   begin('create two members');
   for (const [i, member] of members.entries()) {
@@ -185,6 +222,14 @@ try {
     await shot('03b-lb-page-members');
     await page.screenshot({ path: process.env.UI_TEST_DOCS_SCREENSHOT, fullPage: true });
   }
+
+  begin('a pool without a monitor is refreshed without a failing request');
+  // Two more refreshes of the page (each reads the listeners) while the pool has no monitor.
+  for (let i = 0; i < 2; i += 1) {
+    await page.waitForResponse((res) => /\/v1\/loadbalancers\/[^/]+\/listeners$/.test(new URL(res.url()).pathname));
+  }
+  assert(notFound.length === 0, `no request answered 404: ${notFound.join(', ')}`);
+  assert(await listenerCard.getByText('No health monitor').isVisible(), 'the pool shows it has no monitor');
 
   begin('add a TCP health monitor');
   await listenerCard.getByRole('button', { name: /^Add health monitor/ }).click();
@@ -211,6 +256,50 @@ try {
   const bytesOut = await listenerCard.locator('[data-stat="bytes_out"] .stat-value').innerText();
   assert(/^\d+(\.\d+)? (B|KiB|MiB)$/.test(bytesOut), `bytes out is human-readable: ${bytesOut}`);
   await shot('04-lb-page', { fullPage: true });
+
+  begin('the traffic graphs draw and move with traffic');
+  const chart = listenerCard.locator(`[data-chart="listener-${listenerId}"]`);
+  const lbChart = page.locator('[data-chart="lb"]');
+  await chart.locator('canvas').waitFor();
+  await lbChart.locator('canvas').waitFor();
+  const drawn = await chart.evaluate((el) => ({ points: Number(el.dataset.points), pixels: el.querySelector('canvas').toDataURL() }));
+  // Keep requests flowing through the VIP until the next samples show them
+  // (over kept-alive connections: bytes move, new connections need not).
+  const pump = setInterval(() => { fetch(`http://${vip}:${listenerPort}/`).then((r) => r.text()).catch(() => {}); }, 50);
+  try {
+    await page.waitForFunction(({ id, before }) => {
+      const el = document.querySelector(`[data-chart="listener-${id}"]`);
+      const lbEl = document.querySelector('[data-chart="lb"]');
+      return el && lbEl && Number(el.dataset.points) > before.points + 1
+        && Number(el.dataset.lastBytesIn) > 0 && Number(el.dataset.lastBytesOut) > 0
+        && Number(lbEl.dataset.lastBytesOut) > 0
+        && el.querySelector('canvas').toDataURL() !== before.pixels;
+    }, { id: listenerId, before: drawn }, { timeout: 20000 });
+  } finally {
+    clearInterval(pump);
+  }
+  const legend = await chart.locator('.u-legend').innerText();
+  assert(/Connections\/s/.test(legend) && /Bytes in/.test(legend) && /Active/.test(legend), `the legend names the series: ${legend}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot('09-graphs', { fullPage: true });
+  if (docsDir) await page.locator('#traffic-title').locator('xpath=..').locator('xpath=..').screenshot({ path: path.join(docsDir, 'screenshot-graphs.png') });
+
+  begin('a member that goes down shows its last probe and the cause, since when');
+  members[1].server.close();
+  const downRow = listenerCard.locator(`tr[data-member="127.0.0.1:${members[1].port}"]`);
+  await badge(downRow, 'operating', 'OFFLINE').waitFor({ timeout: 20000 });
+  const cause = await downRow.locator('.member-cause').innerText();
+  assert(/connect failed/i.test(cause) && /consecutive failure/.test(cause) && /since \d\d:\d\d:\d\d/.test(cause),
+    `the row says why and since when: ${cause}`);
+  const probe = await downRow.locator('.member-probe').innerText();
+  assert(/^TCP failure · \d+ ms · \d\d:\d\d:\d\d$/.test(probe.trim()), `the last probe shows type, result, latency and time: ${probe}`);
+  const upProbe = await listenerCard.locator(`tr[data-member="127.0.0.1:${members[0].port}"] .member-probe`).innerText();
+  assert(/^TCP success/.test(upProbe.trim()), `the live member's last probe succeeded: ${upProbe}`);
+  const feed = page.locator('.events');
+  await feed.locator('.event', { hasText: `member 127.0.0.1:${members[1].port}` }).filter({ hasText: 'OFFLINE' }).first().waitFor();
+  assert(await feed.locator('.event', { hasText: 'CreateLoadBalancer' }).count() === 1, 'the feed lists the load balancer\'s creation');
+  await shot('10-member-cause', { fullPage: true });
+  if (docsDir) await listenerCard.screenshot({ path: path.join(docsDir, 'screenshot-member-cause.png') });
 
   begin('edit a member weight');
   const firstRow = listenerCard.locator(`tr[data-member="127.0.0.1:${members[0].port}"]`);

@@ -245,18 +245,15 @@ fn need(
 
 /// 401 as Keystone words it.
 pub fn unauthorized(detail: &str) -> ApiError {
-    ApiError {
-        status: Status::Unauthorized,
-        message: format!("The request you have made requires authentication: {detail}"),
-    }
+    ApiError::new(
+        Status::Unauthorized,
+        format!("The request you have made requires authentication: {detail}"),
+    )
 }
 
 /// 403.
 pub fn forbidden(message: impl Into<String>) -> ApiError {
-    ApiError {
-        status: Status::Forbidden,
-        message: message.into(),
-    }
+    ApiError::new(Status::Forbidden, message)
 }
 
 /// Whether `identity` meets `need` (Open is met by anyone).

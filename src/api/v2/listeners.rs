@@ -22,7 +22,7 @@ use crate::model::{
     CertificateId, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol,
     ProvisioningStatus,
 };
-use crate::store::{self, listeners::Listener};
+use crate::store::{self, listeners::Listener, load_balancers::LoadBalancer};
 
 /// The routes, mounted under `/v2` and `/v2.0`.
 pub fn routes() -> Vec<rocket::Route> {
@@ -211,10 +211,12 @@ fn respond(conn: &rusqlite::Connection, l: &Listener, q: &QueryPairs) -> ApiResu
     Ok(json!({ "listener": b }))
 }
 
-/// A TLS-ending listener needs a certificate that exists; any other must
+/// A TLS-ending listener needs a certificate of its load balancer's project
+/// (see [`crate::api::lookup::listener_certificate`]); any other must
 /// not have one.
 fn check_tls(
     conn: &rusqlite::Connection,
+    lb: &LoadBalancer,
     terminates: bool,
     cert: Option<CertificateId>,
 ) -> ApiResult<()> {
@@ -227,13 +229,9 @@ fn check_tls(
             "default_tls_container_ref",
             "is only allowed on TERMINATED_HTTPS listeners",
         )),
-        (true, Some(c)) => match store::certificates::get(conn, c)? {
-            Some(_) => Ok(()),
-            None => Err(ApiError::field(
-                "default_tls_container_ref",
-                format!("certificate {c} not found"),
-            )),
-        },
+        (true, Some(c)) => {
+            crate::api::lookup::listener_certificate(conn, lb, c, "default_tls_container_ref")
+        }
         (false, None) => Ok(()),
     }
 }
@@ -332,7 +330,7 @@ async fn create(state: Api<'_>, body: Body<Value>) -> ApiResult<(Status, Json<Va
                     "must be the load balancer's project",
                 ));
             }
-            check_tls(tx, terminates, cert)?;
+            check_tls(tx, &lbo, terminates, cert)?;
             crate::api::policy::ApiPolicy::check_listener(tx, lbo.vip.ip_address, port)?;
             let id = id.unwrap_or_default();
             lock_update(
@@ -419,7 +417,8 @@ async fn update(state: Api<'_>, id: &str, body: Body<Value>) -> ApiResult<Json<V
                     "is only allowed on TERMINATED_HTTPS listeners",
                 ));
             }
-            check_tls(tx, terminates, l.default_tls_container_id)?;
+            let lbo = super::load_balancers::find(tx, l.load_balancer_id)?;
+            check_tls(tx, &lbo, terminates, l.default_tls_container_id)?;
             name.apply_to(&mut l.name);
             description.apply_to(&mut l.description);
             if let Some(e) = req.admin_state_up {

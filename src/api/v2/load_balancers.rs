@@ -21,7 +21,9 @@ use crate::store::{self, load_balancers::LoadBalancer};
 
 /// The routes, mounted under `/v2` and `/v2.0`.
 pub fn routes() -> Vec<rocket::Route> {
-    routes![index, show, create, update, remove, status, stats, failover]
+    routes![
+        index, show, create, update, remove, status, statuses, stats, failover
+    ]
 }
 
 const SPEC: ListSpec = ListSpec {
@@ -357,6 +359,12 @@ async fn failover(state: Api<'_>, id: &str) -> ApiResult<Status> {
     Ok(Status::Accepted)
 }
 
+/// `statuses` is Octavia's alias of `status`, kept from neutron-lbaas.
+#[get("/lbaas/loadbalancers/<id>/statuses")]
+async fn statuses(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
+    status(state, id).await
+}
+
 #[get("/lbaas/loadbalancers/<id>/status")]
 async fn status(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     let id: LoadBalancerId = path_id("Load Balancer", id)?;
@@ -395,6 +403,8 @@ async fn status(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
                                     "name": h.name.clone().unwrap_or_default(),
                                     "type": h.kind,
                                     "provisioning_status": h.provisioning_status,
+                                    "operating_status":
+                                        super::health_monitors::operating_status(h),
                                 });
                             }
                             pool

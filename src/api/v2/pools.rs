@@ -172,20 +172,32 @@ fn persistence(req: PersistenceRequest) -> ApiResult<SessionPersistence> {
 
 /// Octavia's listener-to-pool protocol map, cut to what Ballast serves:
 /// TCP and HTTP carry their own protocol, HTTPS (passed through) carries
-/// HTTPS, TERMINATED_HTTPS carries HTTP.
+/// HTTPS, TERMINATED_HTTPS carries HTTP. The other pairs Octavia accepts
+/// (an HTTP or HTTPS pool behind a TCP listener, a TCP pool behind a
+/// passed-through HTTPS one) are refused as an unsupported option rather
+/// than called invalid; the rest get Octavia's own refusal.
 pub fn check_protocol(listener: &Listener, pool: Protocol) -> ApiResult<()> {
     let terminates = listener.default_tls_container_id.is_some();
-    let ok = match listener.protocol {
+    let served = match listener.protocol {
         Protocol::Https if terminates => pool == Protocol::Http,
         other => other == pool,
     };
-    if ok {
+    let octavia_valid = match (listener.protocol, terminates) {
+        (Protocol::Tcp, _) => true,
+        (Protocol::Https, false) => matches!(pool, Protocol::Https | Protocol::Tcp),
+        (Protocol::Http, _) | (Protocol::Https, true) => pool == Protocol::Http,
+    };
+    let listener_protocol = super::listeners::protocol_name(listener);
+    if served {
         Ok(())
+    } else if octavia_valid {
+        Err(shape::unsupported(format!(
+            "pool protocol {pool} behind a {listener_protocol} listener"
+        )))
     } else {
         Err(ApiError::bad_request(format!(
             "Validation failure: The pool protocol '{pool}' is invalid while the listener \
-             protocol is '{}'.",
-            super::listeners::protocol_name(listener)
+             protocol is '{listener_protocol}'."
         )))
     }
 }
@@ -330,9 +342,8 @@ async fn create(state: Api<'_>, body: Body<Value>) -> ApiResult<(Status, Json<Va
                 (None, Some(lb)) => lb,
                 (None, None) => unreachable!("checked before the write"),
             };
-            let lbo = super::load_balancers::find(tx, lb).map_err(|_| {
-                ApiError::field("loadbalancer_id", format!("load balancer {lb} not found"))
-            })?;
+            // An unknown load balancer is 404, as in Octavia (and v2 listeners).
+            let lbo = super::load_balancers::find(tx, lb)?;
             if req.project_id.is_some() && req.project_id != lbo.tenant_id {
                 return Err(ApiError::field(
                     "project_id",

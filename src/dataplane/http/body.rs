@@ -78,8 +78,15 @@ impl Body for ProxyBody {
         match self.get_mut() {
             ProxyBody::Member(body) => {
                 let poll = Pin::new(&mut body.inner).poll_frame(cx);
-                if let Poll::Ready(None) = poll {
-                    body.ended = true;
+                match &poll {
+                    Poll::Ready(None) => body.ended = true,
+                    // The member side moved (see `sweep`'s data timeouts).
+                    Poll::Ready(Some(_)) => {
+                        if let Some(flight) = &body.flight {
+                            flight.activity().member_progress();
+                        }
+                    }
+                    Poll::Pending => {}
                 }
                 poll
             }

@@ -31,7 +31,7 @@ use super::body::ProxyBody;
 use super::forward::{self, Forwarded, MemberUpgrade, Peer};
 use crate::dataplane::runtime::ListenerShared;
 use crate::dataplane::stats::CountingIo;
-use crate::dataplane::sweep::{self, Activity, InFlight};
+use crate::dataplane::sweep::{Activity, InFlight, MemberIo};
 use crate::sync::lock;
 
 /// On drain, how long a connection that has not sent its first request yet
@@ -80,10 +80,11 @@ impl Park for tokio_rustls::server::TlsStream<CountingIo<TcpStream>> {
 /// Wait until a new client sends its first bytes (a request head or a TLS
 /// hello), holding no protocol state meanwhile: a connection that sits idle
 /// costs its task only, not hyper's (or rustls's) buffers. False when it
-/// sent nothing within the header timeout, or within the first-request grace
-/// once draining.
+/// sent nothing within the header timeout (or the client data timeout if
+/// shorter), or within the first-request grace once draining.
 pub(crate) async fn client_spoke(shared: &ListenerShared, stream: &TcpStream) -> bool {
-    let timeout = shared.ctx.config.client_header_timeout;
+    let config = &shared.ctx.config;
+    let timeout = config.client_header_timeout.min(config.client_data_timeout);
     tokio::select! {
         r = tokio::time::timeout(timeout, spoke(stream)) => r.unwrap_or(false),
         _ = shared.ctx.drain.cancelled() => tokio::time::timeout(FIRST_REQUEST_GRACE, spoke(stream))
@@ -107,15 +108,22 @@ async fn spoke(stream: &TcpStream) -> bool {
 /// holding only its task (see `sweep`); bytes hyper had read but not
 /// parsed are replayed to the next one. An upgrade (101) ends hyper's part
 /// too: the connection relays the bytes itself.
-pub(crate) async fn serve<S>(shared: Arc<ListenerShared>, io: S, peer: SocketAddr)
-where
+///
+/// `activity` is the connection's, under its worker's sweep.
+pub(crate) async fn serve<S>(
+    shared: Arc<ListenerShared>,
+    io: S,
+    peer: SocketAddr,
+    looped: bool,
+    activity: Arc<Activity>,
+) where
     S: AsyncRead + AsyncWrite + Park + Unpin + Send + 'static,
 {
-    let activity = Arc::new(Activity::default());
-    let _watch = sweep::watch(&activity);
+    // `looped`: one of our own member connections coming back; every
+    // request on it is answered 508 (see `loops`).
     let client = Arc::new(ClientConn {
         shared,
-        peer: Peer::new(peer),
+        peer: Peer::new(peer, looped),
         activity: activity.clone(),
         first_request: Notify::new(),
         keep_open: AtomicBool::new(false),
@@ -135,7 +143,7 @@ where
         };
         io = back.io;
         if let Some(upgrade) = back.upgrade {
-            let relay = Box::pin(relay_upgraded(io, back.unread, upgrade));
+            let relay = Box::pin(relay_upgraded(io, back.unread, upgrade, &activity));
             relay.await;
             return;
         }
@@ -251,10 +259,10 @@ where
             Stopped::Ended
         }
         _ = activity.expired.raised() => {
-            // Slow-header clients and forgotten keep-alive connections
-            // are closed instead of holding memory and a
-            // connection_limit slot.
-            debug!("no request head within the header timeout; closing");
+            // Slow-header clients, forgotten keep-alive connections and
+            // responses stuck on a side that stopped moving data are
+            // closed instead of holding memory and a connection_limit slot.
+            debug!("no request head, or no data, within its timeout; closing");
             Stopped::Expired
         }
         _ = shed_requested(activity) => Stopped::Idle,
@@ -356,24 +364,36 @@ async fn parked<S: Park>(client: &ClientConn, io: &ClientIo<S>) -> bool {
 
 /// Relay an upgraded connection: the bytes hyper read past the request
 /// first, then both ways until either side closes.
-async fn relay_upgraded<S>(mut client: ClientIo<S>, early: Bytes, upgrade: MemberUpgrade)
-where
+async fn relay_upgraded<S>(
+    mut client: ClientIo<S>,
+    early: Bytes,
+    upgrade: MemberUpgrade,
+    activity: &Arc<Activity>,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let member = match upgrade.member.await {
-        Ok(member) => member,
-        Err(error) => {
-            debug!(%error, "upgrade did not complete");
+    // From here on only the data timeouts apply (see `sweep`).
+    activity.relaying();
+    let relay = async {
+        let member = match upgrade.member.await {
+            Ok(member) => member,
+            Err(error) => {
+                debug!(%error, "upgrade did not complete");
+                return;
+            }
+        };
+        let mut member = MemberIo::new(TokioIo::new(member), activity.clone());
+        if let Err(error) = member.write_all(&early).await {
+            debug!(%error, "upgraded connection ended with an error");
             return;
         }
+        if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut member).await {
+            debug!(%error, "upgraded connection ended with an error");
+        }
     };
-    let mut member = TokioIo::new(member);
-    if let Err(error) = member.write_all(&early).await {
-        debug!(%error, "upgraded connection ended with an error");
-        return;
-    }
-    if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut member).await {
-        debug!(%error, "upgraded connection ended with an error");
+    tokio::select! {
+        _ = relay => {}
+        _ = activity.expired.raised() => debug!("no data within the data timeout; closing"),
     }
 }
 

@@ -3,12 +3,20 @@
 //! send the request with the forwarding headers set, and turn the member's
 //! answer into the client's response.
 //!
+//! Before anything is forwarded, a request is admitted as HAProxy would
+//! (see [`admit`]): CONNECT is 405, a request that went through this
+//! process already is 508 Loop Detected (see `loops`), HTTP/1.1 without a
+//! `Host` or with two is 400. hyper itself answers 400 to a request whose
+//! `Transfer-Encoding` does not end in `chunked` (RFC 9112 §6.3).
+//!
 //! Failures are classified by side: no usable member is 503; a member that
 //! refuses the connection is retried on another member (nothing was sent, so
 //! any method is safe to retry), up to three members, then 502; a member that
-//! fails after the request went out is 502 (or a cut response body); a
-//! member that does not begin its response within the member response
-//! timeout is 504.
+//! fails after the request went out is 502 (or a cut response body), and so
+//! is an answer that cannot be passed on (both `Content-Length` and
+//! `Transfer-Encoding`, a 101 nobody asked for); a client whose request body
+//! is malformed or cut short gets 400; a member that does not begin its
+//! response within the member response timeout is 504.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -16,14 +24,15 @@ use bytes::{BufMut, Bytes, BytesMut};
 use hyper::body::Incoming;
 use hyper::header::Entry;
 use hyper::header::{
-    CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderName, HeaderValue, SET_COOKIE, TE, TRAILER,
-    UPGRADE,
+    ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue,
+    SET_COOKIE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
-use hyper::{HeaderMap, Request, Response, StatusCode, Version};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use tracing::debug;
 
 use super::body::{MemberBody, ProxyBody};
 use crate::dataplane::balance::Tried;
+use crate::dataplane::loops::{HOP_HEADER, LoopGuard};
 use crate::dataplane::member_conns::Sender;
 use crate::dataplane::persistence::find_cookie;
 use crate::dataplane::runtime::{ListenerShared, MemberLoad, MemberRuntime};
@@ -44,15 +53,22 @@ pub(super) struct Peer {
     pub ip: IpAddr,
     /// The client address as an `X-Forwarded-For` element.
     pub ip_value: HeaderValue,
+    /// The client is one of our own member connections: a loop.
+    pub looped: bool,
 }
 
 impl Peer {
-    /// The client at `address` (an IPv4-mapped IPv6 address counts as IPv4).
-    pub fn new(address: SocketAddr) -> Self {
+    /// The client at `address` (an IPv4-mapped IPv6 address counts as IPv4);
+    /// `looped` when it is one of our own member connections.
+    pub fn new(address: SocketAddr, looped: bool) -> Self {
         let ip = address.ip().to_canonical();
         let ip_value =
             HeaderValue::from_str(&ip.to_string()).expect("an IP address is a valid header");
-        Self { ip, ip_value }
+        Self {
+            ip,
+            ip_value,
+            looped,
+        }
     }
 }
 
@@ -91,6 +107,10 @@ pub(super) async fn proxy(
     // One config load per request: the newest pool serves it, and the Arc
     // keeps that version alive until the response is built.
     let cfg = shared.config.load_full();
+    if let Err(refused) = admit(&mut req, peer.looped, &cfg.host, &shared.ctx.loops) {
+        debug!(?refused, "request refused");
+        return refused.response().into();
+    }
     let Some(pool) = cfg.pool.as_ref() else {
         return unavailable().into();
     };
@@ -106,6 +126,7 @@ pub(super) async fn proxy(
         &cfg.forwarded_port,
         upgrade,
     );
+    shared.ctx.loops.mark(req.headers_mut());
 
     let mut tried = Tried::default();
     for _ in 0..MAX_ATTEMPTS {
@@ -139,6 +160,13 @@ pub(super) async fn proxy(
                 }
             }
             Sent::Failed => return bad_gateway().into(),
+            Sent::ClientBody => {
+                return closing(static_response(
+                    StatusCode::BAD_REQUEST,
+                    "the request body is malformed or incomplete\n",
+                ))
+                .into();
+            }
             Sent::TimedOut => return gateway_timeout().into(),
         }
     }
@@ -173,6 +201,8 @@ enum Sent {
     Unsent(Request<Incoming>),
     /// The member failed after the request went out.
     Failed,
+    /// The client's request body failed (malformed, or cut short).
+    ClientBody,
     /// The member did not begin its response in time.
     TimedOut,
 }
@@ -207,6 +237,11 @@ async fn send(
                 debug!(member_id = %member.id, error = %e.error(), reused, "request not sent; retrying");
                 Sent::Unsent(back)
             }
+            // Reading the request body failed: the client's doing.
+            None if e.error().is_user() => {
+                debug!(member_id = %member.id, error = %e.error(), "client request body failed");
+                Sent::ClientBody
+            }
             None => {
                 debug!(member_id = %member.id, error = %e.error(), "member failed the request");
                 Sent::Failed
@@ -227,9 +262,15 @@ fn respond(
     upgrade: bool,
 ) -> Forwarded {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if !upgrade {
+            // A switch nobody asked for cannot be relayed; the member
+            // connection (dropped here) is closed.
+            debug!(member_id = %member.id, "member switched protocols unasked");
+            return bad_gateway().into();
+        }
         // hyper sends the 101 and hands the client socket back to the
         // client connection, which relays it to the member's.
-        let upgrade = upgrade.then(|| MemberUpgrade {
+        let upgrade = Some(MemberUpgrade {
             member: hyper::upgrade::on(&mut resp),
             _held: (load, sender),
         });
@@ -237,6 +278,13 @@ fn respond(
             response: resp.map(|_| ProxyBody::Static(None)),
             upgrade,
         };
+    }
+    let headers = resp.headers();
+    if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
+        // Framed two ways (a smuggling vector): refused, and the member
+        // connection, whose framing is now in doubt, is closed.
+        debug!(member_id = %member.id, "member response has both Content-Length and Transfer-Encoding");
+        return bad_gateway().into();
     }
     strip_hop_by_hop(resp.headers_mut());
     if set_cookie && let Some(v) = &member.set_cookie {
@@ -261,7 +309,104 @@ fn has_token(value: &[u8], token: &[u8]) -> bool {
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
-/// Remove hop-by-hop headers, including those the `Connection` header names.
+/// Refuse what must not reach a member and complete what may, as HAProxy
+/// does: CONNECT is 405; a request carrying our hop token, or coming from
+/// one of our own member connections (`looped`), is 508;
+/// HTTP/1.1 without `Host`, or any request with more than one, is 400;
+/// HTTP/1.0 without one gets `host` (the listener's address); an
+/// absolute-form target sets `Host` from its authority and goes on in
+/// origin-form. One pass over the headers.
+fn admit(
+    req: &mut Request<Incoming>,
+    looped: bool,
+    host: &HeaderValue,
+    loops: &LoopGuard,
+) -> Result<(), Refused> {
+    if req.method() == Method::CONNECT {
+        return Err(Refused::Connect);
+    }
+    let (mut hosts, mut looped) = (0usize, looped);
+    for (name, value) in req.headers() {
+        if name == HOST {
+            hosts += 1;
+        } else if name == HOP_HEADER {
+            looped |= loops.carries_token(value);
+        }
+    }
+    if looped {
+        return Err(Refused::Loop);
+    }
+    match hosts {
+        1 => {}
+        0 if req.version() < Version::HTTP_11 => {
+            req.headers_mut().insert(HOST, host.clone());
+        }
+        0 => return Err(Refused::NoHost),
+        _ => return Err(Refused::TwoHosts),
+    }
+    if let Some(authority) = req.uri().authority() {
+        // RFC 9112 §3.2.2: the target's authority wins over Host.
+        let value = match authority.port_u16() {
+            Some(port) => format!("{}:{port}", authority.host()),
+            None => authority.host().to_string(),
+        };
+        let value = HeaderValue::from_str(&value).map_err(|_| Refused::BadTarget)?;
+        req.headers_mut().insert(HOST, value);
+        let origin = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()));
+        *req.uri_mut() = origin;
+    }
+    Ok(())
+}
+
+/// Why [`admit`] refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refused {
+    Connect,
+    Loop,
+    NoHost,
+    TwoHosts,
+    BadTarget,
+}
+
+impl Refused {
+    /// The client's answer; the connection closes after it (its state is
+    /// in doubt: an unread body, a loop).
+    fn response(self) -> Response<ProxyBody> {
+        let (status, why) = match self {
+            Refused::Connect => (StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n"),
+            Refused::Loop => (
+                StatusCode::LOOP_DETECTED,
+                "the request came back to this load balancer (a member leads back to it)\n",
+            ),
+            Refused::NoHost => (StatusCode::BAD_REQUEST, "a Host header is required\n"),
+            Refused::TwoHosts => (StatusCode::BAD_REQUEST, "more than one Host header\n"),
+            Refused::BadTarget => (
+                StatusCode::BAD_REQUEST,
+                "the request target's host is invalid\n",
+            ),
+        };
+        let mut resp = closing(static_response(status, why));
+        if self == Refused::Connect {
+            resp.headers_mut().insert(
+                ALLOW,
+                HeaderValue::from_static("GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"),
+            );
+        }
+        resp
+    }
+}
+
+/// Headers `Connection` may never remove: the target (`Host`) and the body's
+/// framing.
+fn end_to_end(name: &HeaderName) -> bool {
+    name == HOST || name == CONTENT_LENGTH || name == TRANSFER_ENCODING
+}
+
+/// Remove hop-by-hop headers, including those the `Connection` header names
+/// (but never `Host` or the body's framing).
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none: one pass over the names (comparisons of
     // well-known names are cheap) instead of five hashed lookups.
@@ -276,6 +421,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
             .iter()
             .flat_map(|v| v.as_bytes().split(|b| *b == b','))
             .filter_map(|t| HeaderName::from_bytes(t.trim_ascii()).ok())
+            .filter(|name| !end_to_end(name))
             .collect();
         for name in named {
             headers.remove(name);
@@ -333,10 +479,15 @@ fn prepare_request(
 /// The member did not answer in time. The client connection closes after
 /// this response, as HAProxy's does.
 fn gateway_timeout() -> Response<ProxyBody> {
-    let mut resp = static_response(
+    closing(static_response(
         StatusCode::GATEWAY_TIMEOUT,
         "the member did not answer in time\n",
-    );
+    ))
+}
+
+/// `resp` with `Connection: close`: after a refused request the client
+/// connection's state is in doubt (an unread body, a loop).
+fn closing(mut resp: Response<ProxyBody>) -> Response<ProxyBody> {
     resp.headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
     resp
@@ -390,6 +541,23 @@ mod tests {
         h.insert(hyper::header::HOST, HeaderValue::from_static("a"));
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn connection_never_strips_host_or_the_framing() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONNECTION,
+            HeaderValue::from_static("Host, Content-Length, Transfer-Encoding, x-gone"),
+        );
+        h.insert(HOST, HeaderValue::from_static("a"));
+        h.insert(CONTENT_LENGTH, HeaderValue::from_static("1"));
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert("x-gone", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        let mut left: Vec<_> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["content-length", "host", "transfer-encoding"]);
     }
 
     #[test]

@@ -60,3 +60,17 @@ CREATE TABLE tokens (
     revoked                   INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
 );
 CREATE INDEX tokens_expiry ON tokens (expires_at);
+
+-- Certificates and ports belong to a project like the load balancers that
+-- use them. A port of a load balancer takes its project; a certificate takes
+-- the project of a load balancer whose listener uses it. Others stay NULL:
+-- seen only by those who see every project (admins).
+ALTER TABLE certificates ADD COLUMN project_id TEXT;
+ALTER TABLE ports ADD COLUMN project_id TEXT;
+UPDATE ports SET project_id =
+    (SELECT tenant_id FROM load_balancers WHERE id = ports.load_balancer_id)
+    WHERE load_balancer_id IS NOT NULL;
+UPDATE certificates SET project_id =
+    (SELECT lb.tenant_id FROM listeners l JOIN load_balancers lb ON lb.id = l.load_balancer_id
+     WHERE l.default_tls_container_id = certificates.id AND lb.tenant_id IS NOT NULL
+     ORDER BY l.created_at LIMIT 1);
