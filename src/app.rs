@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::api::{self, ApiState};
-use crate::config::{Config, NetworkConfig, NetworkDriverKind};
+use crate::config::{AuthMode, Config, NetworkConfig, NetworkDriverKind};
 use crate::controller::Controller;
 use crate::controller::history::TrafficHistory;
 use crate::dataplane::{DataPlane, DataPlaneConfig, MemberStates};
@@ -174,6 +174,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
     policy.bound_to(api_addr);
     info!(addr = %api_addr, "API listening");
     info!(url = %ui_url(api_addr), "web UI");
+    let on_loopback = api_addr.ip().is_loopback();
+    match config.auth.mode {
+        AuthMode::None if !on_loopback => warn!(
+            addr = %api_addr,
+            "[auth] mode = \"none\" BEYOND LOOPBACK ([auth] allow_none_beyond_loopback): \
+             ANYONE WHO REACHES THIS ADDRESS CAN CHANGE OR DELETE EVERY LOAD BALANCER"
+        ),
+        AuthMode::None => info!("[auth] mode = \"none\": no tokens (loopback only)"),
+        AuthMode::Local => info!("[auth] mode = \"local\": every API request needs a token"),
+    }
+    let auth = Arc::new(api::auth::AuthState::new(&config.auth, on_loopback));
     let state = ApiState {
         store: store.clone(),
         network,
@@ -185,6 +196,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         history: Arc::clone(&history),
         default_project_id: config.api.default_project_id.clone(),
         policy: Arc::clone(&policy),
+        auth,
     };
 
     let (backend_tx, backend_rx) = tokio::sync::oneshot::channel();

@@ -66,6 +66,7 @@ pub struct Config {
     pub log: LogConfig,
     pub housekeeping: HousekeepingConfig,
     pub dataplane: DataPlaneSection,
+    pub auth: AuthConfig,
 }
 
 /// `[api]`: where the REST API and web UI listen.
@@ -93,6 +94,53 @@ pub struct ApiConfig {
     /// (seconds), first or between keep-alive requests, is closed; the same
     /// bound applies to receiving a request body. Default 30.
     pub request_timeout_secs: u64,
+}
+
+/// `[auth]`: who may call the API.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `none` (anyone who reaches the API may do anything; allowed only
+    /// while the API listens on loopback) or `local` (the built-in identity:
+    /// every request but the open ones carries a token). Default `none`.
+    pub mode: AuthMode,
+    /// Let `mode = "none"` listen beyond loopback anyway (logged loudly at
+    /// start). Default false.
+    pub allow_none_beyond_loopback: bool,
+    /// Lifetime of a token (seconds). Default 3600.
+    pub token_ttl_secs: u64,
+    /// Failed logins of one user or from one address before it is locked
+    /// out. Default 5.
+    pub lockout_failure_attempts: u32,
+    /// How long a lockout lasts (seconds); failures older than this are
+    /// forgotten. Default 300.
+    pub lockout_duration_secs: u64,
+    /// Base URL of Ballast's API as clients reach it, named in the token
+    /// catalog (`load-balancer` and `network` endpoints). Default: the
+    /// address and port the API listens on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+/// `[auth] mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    None,
+    Local,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::None,
+            allow_none_beyond_loopback: false,
+            token_ttl_secs: 3600,
+            lockout_failure_attempts: 5,
+            lockout_duration_secs: 300,
+            public_url: None,
+        }
+    }
 }
 
 /// `[[networks]]`: one host network.
@@ -221,6 +269,7 @@ impl Default for Config {
             log: LogConfig::default(),
             housekeeping: HousekeepingConfig::default(),
             dataplane: DataPlaneSection::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -418,6 +467,40 @@ impl Config {
                     "must be a host name or an IP address, without port",
                 ));
             }
+        }
+        if self.auth.mode == AuthMode::None
+            && !self.api.address.is_loopback()
+            && !self.auth.allow_none_beyond_loopback
+        {
+            return Err(invalid(
+                "auth.mode".into(),
+                &format!(
+                    "\"none\" lets anyone who reaches {} change every load balancer; set \
+                     [auth] mode = \"local\" (and run `ballast bootstrap`), listen on loopback, \
+                     or set [auth] allow_none_beyond_loopback = true",
+                    self.api.address
+                ),
+            ));
+        }
+        if self.auth.token_ttl_secs == 0 || self.auth.token_ttl_secs > 7 * 24 * 3600 {
+            return Err(invalid(
+                "auth.token_ttl_secs".into(),
+                "must be 1 to 604800 (a week)",
+            ));
+        }
+        if self.auth.lockout_failure_attempts == 0 {
+            return Err(invalid(
+                "auth.lockout_failure_attempts".into(),
+                "must be at least 1",
+            ));
+        }
+        if let Some(url) = &self.auth.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "auth.public_url".into(),
+                "must be an http:// or https:// URL",
+            ));
         }
         if self.dataplane.workers > MAX_WORKERS {
             return Err(invalid(
@@ -625,6 +708,20 @@ mod tests {
             assert_eq!(config.api.port, 2222);
             Ok(())
         });
+    }
+
+    #[test]
+    fn auth_none_beyond_loopback_is_refused_unless_overridden() {
+        let err = load_in_jail("[api]\naddress = \"0.0.0.0\"\n").unwrap_err();
+        assert!(err.contains("auth.mode"), "{err}");
+        load_in_jail("[api]\naddress = \"0.0.0.0\"\n[auth]\nallow_none_beyond_loopback = true\n")
+            .unwrap();
+        let local =
+            load_in_jail("[api]\naddress = \"0.0.0.0\"\n[auth]\nmode = \"local\"\n").unwrap();
+        assert_eq!(local.auth.mode, AuthMode::Local);
+        assert_eq!(local.auth.token_ttl_secs, 3600);
+        let err = load_in_jail("[auth]\npublic_url = \"ftp://x\"\n").unwrap_err();
+        assert!(err.contains("public_url"), "{err}");
     }
 
     #[test]

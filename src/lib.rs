@@ -48,6 +48,9 @@
 //! - `sync` — the lock-poisoning policy (every `std` lock recovers).
 //! - `systemd` — sd_notify (READY, STOPPING, watchdog).
 //! - `backup`, `check` — the `ballast backup` and `ballast check` commands.
+//! - `accounts` — the identity commands: `ballast bootstrap`, `user`,
+//!   `project`, `app-credential` (the store's `identity`; the API's Keystone
+//!   subset is `api::identity`, its enforcement `api::auth`).
 //!
 //! Dependencies point one way: `app` builds every part; `api -> store, model`
 //! (plus handles it only reads: the data plane's live counters, the network
@@ -60,6 +63,7 @@
 //! needs a syscall may use `unsafe` with a `// SAFETY:` note).
 #![deny(unsafe_code)]
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod backup;

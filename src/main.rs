@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use ballast::config::{Config, LogFormat};
+use ballast::store::identity::Role;
 
 /// Ballast: a single-host load balancer with the OpenStack Octavia v1 API.
 #[derive(Parser)]
@@ -54,6 +55,201 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Create the first admin: the project, the user (with this password)
+    /// and the admin role on the project. Running it again changes nothing
+    /// but resets the password to the one given.
+    Bootstrap {
+        /// Configuration file (default: /etc/ballast/ballast.toml if present).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value = "admin")]
+        username: String,
+        #[arg(long, default_value = "admin")]
+        project: String,
+        /// File holding the password (`-`: standard input); without it,
+        /// a prompt when standard input is a terminal.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Users: add, list.
+    User {
+        /// Configuration file (default: /etc/ballast/ballast.toml if present).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Projects: add, list.
+    Project {
+        /// Configuration file (default: /etc/ballast/ballast.toml if present).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: ProjectAction,
+    },
+    /// Application credentials: create (prints the id and, once, the secret).
+    AppCredential {
+        /// Configuration file (default: /etc/ballast/ballast.toml if present).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: CredentialAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user; with --project and --role, give it that role there.
+    Add {
+        name: String,
+        /// File holding the password (`-`: standard input); without it, a
+        /// prompt on a terminal, else a user without a password (for
+        /// application credentials only).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Project (by name): the user's default, where --role applies.
+        #[arg(long)]
+        project: Option<String>,
+        /// admin, member or reader.
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+    },
+    /// List users and their roles (`project:role`).
+    List,
+}
+
+#[derive(Subcommand)]
+enum ProjectAction {
+    /// Add a project.
+    Add {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List projects.
+    List,
+}
+
+#[derive(Subcommand)]
+enum CredentialAction {
+    /// Create an application credential of USER on PROJECT.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        name: String,
+        /// Roles it carries (repeat; default: all the user's on the project).
+        #[arg(long, value_parser = parse_role)]
+        role: Vec<Role>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::from_name(s).ok_or_else(|| format!("{s:?} is not a role: admin, member or reader"))
+}
+
+/// The identity commands (`bootstrap`, `user`, `project`, `app-credential`).
+fn accounts(config: &Config, command: Command) -> anyhow::Result<()> {
+    use ballast::accounts;
+    let dir = &config.data_dir;
+    match command {
+        Command::Bootstrap {
+            username,
+            project,
+            password_file,
+            ..
+        } => {
+            let password = accounts::read_password(password_file.as_deref(), "Password: ")?;
+            let b = accounts::bootstrap(dir, &username, &project, &password)?;
+            let said = |created: bool| if created { "created" } else { "exists" };
+            println!(
+                "project {} ({}): {}",
+                b.project.name,
+                b.project.id,
+                said(b.created_project)
+            );
+            println!(
+                "user {} ({}): {}",
+                b.user.name,
+                b.user.id,
+                said(b.created_user)
+            );
+            println!(
+                "role admin on {} for {}: granted",
+                b.project.name, b.user.name
+            );
+        }
+        Command::User {
+            action:
+                UserAction::Add {
+                    name,
+                    password_file,
+                    project,
+                    role,
+                },
+            ..
+        } => {
+            let password = match password_file {
+                Some(f) => Some(accounts::read_password(Some(&f), "")?),
+                None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+                    Some(accounts::read_password(None, "Password: ")?)
+                }
+                None => None,
+            };
+            let u = accounts::add_user(dir, &name, password.as_deref(), project.as_deref(), role)?;
+            println!("user {} ({}) created", u.name, u.id);
+        }
+        Command::User {
+            action: UserAction::List,
+            ..
+        } => {
+            for (u, roles) in accounts::list_users(dir)? {
+                println!("{}\t{}\t{}", u.id, u.name, roles.join(","));
+            }
+        }
+        Command::Project {
+            action: ProjectAction::Add { name, description },
+            ..
+        } => {
+            let p = accounts::add_project(dir, &name, &description)?;
+            println!("project {} ({}) created", p.name, p.id);
+        }
+        Command::Project {
+            action: ProjectAction::List,
+            ..
+        } => {
+            for p in accounts::list_projects(dir)? {
+                println!("{}\t{}\t{}", p.id, p.name, p.description);
+            }
+        }
+        Command::AppCredential {
+            action:
+                CredentialAction::Create {
+                    user,
+                    project,
+                    name,
+                    role,
+                },
+            ..
+        } => {
+            let (c, secret) = accounts::create_app_credential(dir, &user, &project, &name, &role)?;
+            println!("id: {}", c.id);
+            println!("secret: {secret}");
+            println!(
+                "roles: {}",
+                c.roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            println!("(the secret is shown only now)");
+        }
+        _ => unreachable!("accounts() is called for identity commands only"),
+    }
+    Ok(())
 }
 
 fn init_logging(config: &Config) {
@@ -184,7 +380,11 @@ fn main() -> ExitCode {
         Command::Serve { config }
         | Command::Migrate { config }
         | Command::Backup { config, .. }
-        | Command::Check { config } => config.clone(),
+        | Command::Check { config }
+        | Command::Bootstrap { config, .. }
+        | Command::User { config, .. }
+        | Command::Project { config, .. }
+        | Command::AppCredential { config, .. } => config.clone(),
     };
     let config = match Config::load(config_path.as_deref()) {
         Ok(c) => c,
@@ -221,6 +421,10 @@ fn main() -> ExitCode {
                 .map_err(Into::into)
         }
         Command::Check { .. } => return check(&config, config_path.as_deref()),
+        c @ (Command::Bootstrap { .. }
+        | Command::User { .. }
+        | Command::Project { .. }
+        | Command::AppCredential { .. }) => accounts(&config, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

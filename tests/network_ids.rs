@@ -75,6 +75,13 @@ fn downgrade_to_step_3(db: &std::path::Path, keyed: &str) {
          DROP TABLE installation;
          DROP TABLE legacy_network_ids;
          DROP TABLE IF EXISTS events; -- step 5, after keyed ids
+         DROP TABLE tokens; -- step 6: identity
+         DROP TABLE application_credentials;
+         DROP TABLE role_assignments;
+         DROP TABLE users;
+         DROP TABLE projects;
+         ALTER TABLE ports DROP COLUMN project_id;
+         ALTER TABLE certificates DROP COLUMN project_id;
          PRAGMA user_version = 3;
          COMMIT;"
     ))

@@ -3,9 +3,10 @@
 //! certificate (subject, SANs, fingerprint, validity); the private key is
 //! never shown.
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, routes};
+use rocket::{delete, get, post, routes};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,8 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
-use super::{ApiState, validate};
+use super::v2::shape::RequestProject;
+use super::{lookup, validate};
 use crate::model::CertificateId;
 use crate::store::{self, certificates::Certificate};
 
@@ -131,21 +133,27 @@ fn check_material(cert: &str, key: &str, intermediates: Option<&str>) -> ApiResu
 }
 
 #[get("/certificates")]
-async fn list(state: &State<ApiState>) -> ApiResult<Json<Vec<CertificateView>>> {
+async fn list(state: Api<'_>) -> ApiResult<Json<Vec<CertificateView>>> {
     state
         .read(|conn| {
             let certs = store::certificates::list(conn)?;
-            Ok(Json(certs.iter().map(describe).collect::<ApiResult<_>>()?))
+            Ok(Json(
+                certs
+                    .iter()
+                    .filter(|c| lookup::certificate_visible(c))
+                    .map(describe)
+                    .collect::<ApiResult<_>>()?,
+            ))
         })
         .await
 }
 
 #[get("/certificates/<id>")]
-async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<CertificateView>> {
+async fn show(state: Api<'_>, id: &str) -> ApiResult<Json<CertificateView>> {
     let id: CertificateId = path_id("certificate", id)?;
     state
         .read(move |conn| {
-            let c = store::certificates::get(conn, id)?
+            let c = lookup::certificate(conn, id)?
                 .ok_or_else(|| ApiError::not_found("certificate", id))?;
             Ok(Json(describe(&c)?))
         })
@@ -154,8 +162,9 @@ async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<CertificateVi
 
 #[post("/certificates", data = "<body>")]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     body: Body<CreateCertificate>,
+    project: RequestProject,
 ) -> ApiResult<(Status, Json<CertificateView>)> {
     let req = body.into_inner()?;
     let id: Option<CertificateId> = validate::id("id", req.id)?;
@@ -173,6 +182,8 @@ async fn create(
         certificate,
         private_key,
         intermediates: req.intermediates,
+        // The caller's project (none without identity).
+        project_id: project.owner(None)?,
     };
     let view = describe(&cert)?;
     state
@@ -191,12 +202,11 @@ async fn create(
 }
 
 #[delete("/certificates/<id>")]
-async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: CertificateId = path_id("certificate", id)?;
     state
         .write(move |tx| {
-            store::certificates::get(tx, id)?
-                .ok_or_else(|| ApiError::not_found("certificate", id))?;
+            lookup::certificate(tx, id)?.ok_or_else(|| ApiError::not_found("certificate", id))?;
             if store::listeners::uses_certificate(tx, id)? {
                 return Err(ApiError::conflict(format!(
                     "certificate {id} is in use by a listener"

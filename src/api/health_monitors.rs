@@ -1,15 +1,16 @@
 //! `/v1/.../pools/{pool_id}/health_monitor` (one object, no id), also
 //! reachable as `healthmonitor`, Octavia's own spelling.
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::Body;
 use super::lookup::{pool, pool_ids};
-use super::{ApiState, lock_update, validate};
+use super::{lock_update, validate};
 use crate::model::{HealthMonitorId, HealthMonitorType, HttpMethod, JobKind, ProvisioningStatus};
 use crate::store::{self, health_monitors::HealthMonitor};
 
@@ -137,12 +138,7 @@ fn set<T>(errors: &mut Vec<ApiError>, slot: &mut T, checked: Option<ApiResult<T>
 }
 
 #[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/health_monitor")]
-async fn show(
-    state: &State<ApiState>,
-    lb: &str,
-    l: &str,
-    p: &str,
-) -> ApiResult<Json<HealthMonitor>> {
+async fn show(state: Api<'_>, lb: &str, l: &str, p: &str) -> ApiResult<Json<HealthMonitor>> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     state
         .read(move |conn| {
@@ -159,7 +155,7 @@ async fn show(
     data = "<body>"
 )]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     l: &str,
     p: &str,
@@ -218,7 +214,7 @@ async fn create(
     data = "<body>"
 )]
 async fn update(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     l: &str,
     p: &str,
@@ -242,7 +238,7 @@ async fn update(
 }
 
 #[delete("/loadbalancers/<lb>/listeners/<l>/pools/<p>/health_monitor")]
-async fn remove(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, lb: &str, l: &str, p: &str) -> ApiResult<Status> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     state
         .write(move |tx| {
@@ -263,12 +259,7 @@ async fn remove(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResul
 // 405 check sees exactly the paths that exist.
 
 #[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/healthmonitor")]
-async fn show_alias(
-    state: &State<ApiState>,
-    lb: &str,
-    l: &str,
-    p: &str,
-) -> ApiResult<Json<HealthMonitor>> {
+async fn show_alias(state: Api<'_>, lb: &str, l: &str, p: &str) -> ApiResult<Json<HealthMonitor>> {
     show(state, lb, l, p).await
 }
 
@@ -277,7 +268,7 @@ async fn show_alias(
     data = "<body>"
 )]
 async fn create_alias(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     l: &str,
     p: &str,
@@ -291,7 +282,7 @@ async fn create_alias(
     data = "<body>"
 )]
 async fn update_alias(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     l: &str,
     p: &str,
@@ -301,6 +292,6 @@ async fn update_alias(
 }
 
 #[delete("/loadbalancers/<lb>/listeners/<l>/pools/<p>/healthmonitor")]
-async fn remove_alias(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResult<Status> {
+async fn remove_alias(state: Api<'_>, lb: &str, l: &str, p: &str) -> ApiResult<Status> {
     remove(state, lb, l, p).await
 }

@@ -11,10 +11,11 @@
 //! Unknown or foreign ids are 404 like everywhere else; nothing here writes.
 
 use rocket::serde::json::Json;
-use rocket::{State, get, routes};
+use rocket::{get, routes};
 use serde::Serialize;
 
 use super::ApiState;
+use super::auth::Api;
 use super::error::ApiResult;
 use super::guards::path_id;
 use super::lookup::{listener, load_balancer, pool, pool_ids};
@@ -68,7 +69,7 @@ fn history(state: &ApiState, samples: Vec<Sample>) -> Json<History> {
 }
 
 #[get("/loadbalancers/<lb>/history")]
-async fn lb_history(state: &State<ApiState>, lb: &str) -> ApiResult<Json<History>> {
+async fn lb_history(state: Api<'_>, lb: &str) -> ApiResult<Json<History>> {
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     let ids: Vec<ListenerId> = state
         .read(move |conn| {
@@ -79,21 +80,21 @@ async fn lb_history(state: &State<ApiState>, lb: &str) -> ApiResult<Json<History
                 .collect())
         })
         .await?;
-    Ok(history(state, state.history.sum(&ids)))
+    Ok(history(&state, state.history.sum(&ids)))
 }
 
 #[get("/loadbalancers/<lb>/listeners/<l>/history")]
-async fn listener_history(state: &State<ApiState>, lb: &str, l: &str) -> ApiResult<Json<History>> {
+async fn listener_history(state: Api<'_>, lb: &str, l: &str) -> ApiResult<Json<History>> {
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     let l: ListenerId = path_id("listener", l)?;
     state
         .read(move |conn| listener(conn, lb, l).map(drop))
         .await?;
-    Ok(history(state, state.history.listener(l)))
+    Ok(history(&state, state.history.listener(l)))
 }
 
 #[get("/loadbalancers/<lb>/events")]
-async fn events(state: &State<ApiState>, lb: &str) -> ApiResult<Json<Events>> {
+async fn events(state: Api<'_>, lb: &str) -> ApiResult<Json<Events>> {
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     state
         .read(move |conn| {
@@ -107,12 +108,7 @@ async fn events(state: &State<ApiState>, lb: &str) -> ApiResult<Json<Events>> {
 }
 
 #[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/member_health")]
-async fn member_health(
-    state: &State<ApiState>,
-    lb: &str,
-    l: &str,
-    p: &str,
-) -> ApiResult<Json<PoolHealth>> {
+async fn member_health(state: Api<'_>, lb: &str, l: &str, p: &str) -> ApiResult<Json<PoolHealth>> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     let members = state
         .read(move |conn| {

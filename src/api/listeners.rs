@@ -1,15 +1,16 @@
 //! `/v1/loadbalancers/{lb_id}/listeners` and their stats.
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
-use super::lookup::{listener, load_balancer};
+use super::lookup::{listener, listener_certificate, load_balancer};
 use super::policy::ApiPolicy;
-use super::{ApiState, lock_update, validate};
+use super::{lock_update, validate};
 use crate::all_valid;
 use crate::model::{
     CertificateId, JobKind, ListenerId, ListenerStats, LoadBalancerId, OperatingStatus, Protocol,
@@ -58,31 +59,26 @@ fn ids(lb: &str, listener: &str) -> ApiResult<(LoadBalancerId, ListenerId)> {
     ))
 }
 
-/// A TLS container must exist and belongs on HTTPS listeners only.
+/// A TLS container must be one of the load balancer's project (see
+/// [`listener_certificate`]) and belongs on HTTPS listeners only.
 fn check_tls(
     conn: &rusqlite::Connection,
+    lb: &store::load_balancers::LoadBalancer,
     protocol: Protocol,
     cert: Option<CertificateId>,
 ) -> ApiResult<()> {
+    const FIELD: &str = "default_tls_container_id";
     if let Some(cert) = cert {
         if protocol != Protocol::Https {
-            return Err(ApiError::field(
-                "default_tls_container_id",
-                "is only allowed on HTTPS listeners",
-            ));
+            return Err(ApiError::field(FIELD, "is only allowed on HTTPS listeners"));
         }
-        if store::certificates::get(conn, cert)?.is_none() {
-            return Err(ApiError::field(
-                "default_tls_container_id",
-                format!("certificate {cert} not found"),
-            ));
-        }
+        listener_certificate(conn, lb, cert, FIELD)?;
     }
     Ok(())
 }
 
 #[get("/loadbalancers/<lb>/listeners")]
-async fn list(state: &State<ApiState>, lb: &str) -> ApiResult<Json<Vec<Listener>>> {
+async fn list(state: Api<'_>, lb: &str) -> ApiResult<Json<Vec<Listener>>> {
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     state
         .read(move |conn| {
@@ -93,7 +89,7 @@ async fn list(state: &State<ApiState>, lb: &str) -> ApiResult<Json<Vec<Listener>
 }
 
 #[get("/loadbalancers/<lb>/listeners/<id>")]
-async fn show(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Listener>> {
+async fn show(state: Api<'_>, lb: &str, id: &str) -> ApiResult<Json<Listener>> {
     let (lb, id) = ids(lb, id)?;
     state
         .read(move |conn| Ok(Json(listener(conn, lb, id)?)))
@@ -101,7 +97,7 @@ async fn show(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Lis
 }
 
 #[get("/loadbalancers/<lb>/listeners/<id>/stats")]
-async fn stats(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<ListenerStats>> {
+async fn stats(state: Api<'_>, lb: &str, id: &str) -> ApiResult<Json<ListenerStats>> {
     let (lb, id) = ids(lb, id)?;
     let base = state
         .read(move |conn| {
@@ -114,7 +110,7 @@ async fn stats(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Json<Li
 
 #[post("/loadbalancers/<lb>/listeners", data = "<body>")]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     body: Body<CreateListener>,
 ) -> ApiResult<(Status, Json<Listener>)> {
@@ -136,9 +132,9 @@ async fn create(
     let listener = state
         .write(move |tx| {
             // An unknown load balancer is a 404 before any body check.
-            let vip = load_balancer(tx, lb)?.vip.ip_address;
-            ApiPolicy::check_listener(tx, vip, port)?;
-            check_tls(tx, protocol, cert)?;
+            let lbo = load_balancer(tx, lb)?;
+            ApiPolicy::check_listener(tx, lbo.vip.ip_address, port)?;
+            check_tls(tx, &lbo, protocol, cert)?;
             let id = id.unwrap_or_default();
             lock_update(tx, lb, JobKind::CreateListener, Some(id.to_string()))?;
             if store::listeners::id_taken(tx, id)? {
@@ -175,7 +171,7 @@ async fn create(
 
 #[put("/loadbalancers/<lb>/listeners/<id>", data = "<body>")]
 async fn update(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     id: &str,
     body: Body<UpdateListener>,
@@ -223,7 +219,8 @@ async fn update(
             if let Some(e) = req.enabled {
                 l.enabled = e;
             }
-            check_tls(tx, l.protocol, l.default_tls_container_id)?;
+            let lbo = load_balancer(tx, lb)?;
+            check_tls(tx, &lbo, l.protocol, l.default_tls_container_id)?;
             lock_update(tx, lb, JobKind::UpdateListener, Some(id.to_string()))?;
             if store::listeners::port_taken(tx, lb, l.protocol_port, Some(id))? {
                 return Err(ApiError::conflict(format!(
@@ -252,7 +249,7 @@ async fn update(
 }
 
 #[delete("/loadbalancers/<lb>/listeners/<id>")]
-async fn remove(state: &State<ApiState>, lb: &str, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, lb: &str, id: &str) -> ApiResult<Status> {
     let (lb, id) = ids(lb, id)?;
     state
         .write(move |tx| {

@@ -1,10 +1,11 @@
 //! `/v1/loadbalancers`.
 
+use crate::api::auth::Api;
 use std::net::IpAddr;
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
@@ -52,14 +53,18 @@ pub struct UpdateLoadBalancer {
 }
 
 #[get("/loadbalancers")]
-async fn list(state: &State<ApiState>) -> ApiResult<Json<Vec<LoadBalancer>>> {
+async fn list(state: Api<'_>) -> ApiResult<Json<Vec<LoadBalancer>>> {
     state
-        .read(|conn| Ok(Json(store::load_balancers::list(conn)?)))
+        .read(|conn| {
+            let mut lbs = store::load_balancers::list(conn)?;
+            lbs.retain(lookup::visible);
+            Ok(Json(lbs))
+        })
         .await
 }
 
 #[get("/loadbalancers/<id>")]
-async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<LoadBalancer>> {
+async fn show(state: Api<'_>, id: &str) -> ApiResult<Json<LoadBalancer>> {
     let id: LoadBalancerId = path_id("load balancer", id)?;
     state
         .read(move |conn| Ok(Json(lookup::load_balancer(conn, id)?)))
@@ -108,7 +113,7 @@ pub(crate) fn reserve_vip(
     vip: VipChoice,
 ) -> ApiResult<Vip> {
     if let Some(port_id) = vip.port_id {
-        let port = ports::get(tx, port_id)?
+        let port = lookup::port(tx, port_id)?
             .ok_or_else(|| ApiError::field("vip.port_id", format!("port {port_id} not found")))?;
         if vip.network_id.is_some_and(|n| n != port.network_id) {
             return Err(ApiError::field(
@@ -154,6 +159,8 @@ pub(crate) fn reserve_vip(
         // Attached once the load balancer row exists (foreign key).
         load_balancer_id: None,
         owned: true,
+        // Takes the load balancer's project when attached.
+        project_id: None,
     };
     ports::insert(tx, &port)?;
     Ok(Vip {
@@ -165,8 +172,9 @@ pub(crate) fn reserve_vip(
 
 #[post("/loadbalancers", data = "<body>")]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     body: Body<CreateLoadBalancer>,
+    project: crate::api::v2::shape::RequestProject,
 ) -> ApiResult<(Status, Json<LoadBalancer>)> {
     let req = body.into_inner()?;
     let (id, vip, tenant_id, name, description) = all_valid!(
@@ -176,6 +184,7 @@ async fn create(
         name = validate::text("name", req.name),
         description = validate::text("description", req.description),
     )?;
+    let tenant_id = project.owner(tenant_id)?;
     let st = state.inner().clone();
     let lb = state
         .write(move |tx| {
@@ -212,7 +221,7 @@ async fn create(
 
 #[put("/loadbalancers/<id>", data = "<body>")]
 async fn update(
-    state: &State<ApiState>,
+    state: Api<'_>,
     id: &str,
     body: Body<UpdateLoadBalancer>,
 ) -> ApiResult<(Status, Json<LoadBalancer>)> {
@@ -246,7 +255,7 @@ async fn update(
 }
 
 #[delete("/loadbalancers/<id>")]
-async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: LoadBalancerId = path_id("load balancer", id)?;
     state
         .write(move |tx| {

@@ -1,16 +1,17 @@
 //! `/v1/.../pools/{pool_id}/members`.
 
+use crate::api::auth::Api;
 use std::net::IpAddr;
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
 use super::lookup::{pool, pool_ids};
-use super::{ApiState, lock_update, validate};
+use super::{lock_update, validate};
 use crate::all_valid;
 use crate::model::{JobKind, MemberId, OperatingStatus, ProvisioningStatus};
 use crate::store::{self, members::Member};
@@ -41,7 +42,7 @@ pub struct UpdateMember {
 const MAX_WEIGHT: i64 = 256;
 
 #[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/members")]
-async fn list(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResult<Json<Vec<Member>>> {
+async fn list(state: Api<'_>, lb: &str, l: &str, p: &str) -> ApiResult<Json<Vec<Member>>> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     state
         .read(move |conn| {
@@ -52,13 +53,7 @@ async fn list(state: &State<ApiState>, lb: &str, l: &str, p: &str) -> ApiResult<
 }
 
 #[get("/loadbalancers/<lb>/listeners/<l>/pools/<p>/members/<id>")]
-async fn show(
-    state: &State<ApiState>,
-    lb: &str,
-    l: &str,
-    p: &str,
-    id: &str,
-) -> ApiResult<Json<Member>> {
+async fn show(state: Api<'_>, lb: &str, l: &str, p: &str, id: &str) -> ApiResult<Json<Member>> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     let id: MemberId = path_id("member", id)?;
     state
@@ -73,7 +68,7 @@ async fn show(
 
 #[post("/loadbalancers/<lb>/listeners/<l>/pools/<p>/members", data = "<body>")]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     l: &str,
     p: &str,
@@ -133,7 +128,7 @@ async fn create(
     data = "<body>"
 )]
 async fn update(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     l: &str,
     p: &str,
@@ -179,13 +174,7 @@ async fn update(
 }
 
 #[delete("/loadbalancers/<lb>/listeners/<l>/pools/<p>/members/<id>")]
-async fn remove(
-    state: &State<ApiState>,
-    lb: &str,
-    l: &str,
-    p: &str,
-    id: &str,
-) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, lb: &str, l: &str, p: &str, id: &str) -> ApiResult<Status> {
     let (lb, l, p) = pool_ids(lb, l, p)?;
     let id: MemberId = path_id("member", id)?;
     state

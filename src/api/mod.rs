@@ -2,11 +2,13 @@
 //! write path that commits a change, its load balancer lock and its job in
 //! one transaction before waking the controller.
 
+pub mod auth;
 pub mod certificates;
 pub mod error;
 pub mod front;
 pub mod guards;
 pub mod health_monitors;
+pub mod identity;
 pub mod insight;
 pub mod listeners;
 pub mod load_balancers;
@@ -54,30 +56,57 @@ pub struct ApiState {
     pub default_project_id: String,
     /// Who may call the API and which addresses members may take.
     pub policy: Arc<policy::ApiPolicy>,
+    /// `[auth]`: the mode, token lifetime and login lockout.
+    pub auth: Arc<auth::AuthState>,
 }
 
 impl ApiState {
     /// Run `f` in one IMMEDIATE transaction; commit only when it returns Ok,
-    /// then wake the controller. A failed request changes nothing.
+    /// then wake the controller. A failed request changes nothing. Runs
+    /// unscoped (sees every project in `none` mode, none in `local` mode):
+    /// handlers take [`auth::Api`], whose `write` carries the caller's scope.
     pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> ApiResult<T> + Send + 'static,
     {
-        self.check_ready()?;
-        let out = self.store.write_with(f).await?;
-        self.kick.notify_one();
-        Ok(out)
+        self.write_in(self.auth.unscoped(), f).await
     }
 
-    /// Run a read on the blocking pool.
+    /// Run a read on the blocking pool, unscoped (see [`Self::write`]).
     pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> ApiResult<T> + Send + 'static,
     {
+        self.read_in(self.auth.unscoped(), f).await
+    }
+
+    /// [`Self::write`] with the lookups of `f` limited to `scope`.
+    pub async fn write_in<T, F>(&self, scope: auth::Scope, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> ApiResult<T> + Send + 'static,
+    {
         self.check_ready()?;
-        self.store.run(move |conn| Ok(f(conn))).await?
+        let out = self
+            .store
+            .write_with(move |tx| auth::scope::with(scope, || f(tx)))
+            .await?;
+        self.kick.notify_one();
+        Ok(out)
+    }
+
+    /// [`Self::read`] with the lookups of `f` limited to `scope`.
+    pub async fn read_in<T, F>(&self, scope: auth::Scope, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> ApiResult<T> + Send + 'static,
+    {
+        self.check_ready()?;
+        self.store
+            .run(move |conn| Ok(auth::scope::with(scope, || f(conn))))
+            .await?
     }
 
     /// A listener's counters now: the data plane's live ones when it serves
@@ -146,6 +175,7 @@ pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build
         .manage(state)
         .attach(request_log::RequestLog)
         .attach(policy::Policy)
+        .attach(auth::Gate)
         .mount("/", policy::routes())
         .mount("/v1", load_balancers::routes())
         .mount("/v1", listeners::routes())
@@ -160,6 +190,7 @@ pub fn build(figment: rocket::figment::Figment, state: ApiState) -> Rocket<Build
         .mount("/v2.0", v2::neutron::routes())
         .mount("/", v2::versions::routes())
         .mount("/", system::routes())
+        .mount("/v3", identity::routes())
         .register(
             "/",
             catchers![

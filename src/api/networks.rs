@@ -1,16 +1,18 @@
 //! `/v1/networks` (the host networks of the network driver) and `/v1/ports`
 //! (address reservations on them).
 
+use crate::api::auth::Api;
 use std::net::IpAddr;
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, routes};
+use rocket::{delete, get, post, routes};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, path_id};
-use super::{ApiState, validate};
+use super::v2::shape::RequestProject;
+use super::{lookup, validate};
 use crate::model::{NetworkId, PortId};
 use crate::network::Network;
 use crate::store::ports::{self, Port};
@@ -35,12 +37,12 @@ pub struct CreatePort {
 }
 
 #[get("/networks")]
-fn list_networks(state: &State<ApiState>) -> Json<Vec<Network>> {
+fn list_networks(state: Api<'_>) -> Json<Vec<Network>> {
     Json(state.network.networks().to_vec())
 }
 
 #[get("/networks/<id>")]
-fn show_network(state: &State<ApiState>, id: &str) -> ApiResult<Json<Network>> {
+fn show_network(state: Api<'_>, id: &str) -> ApiResult<Json<Network>> {
     let id: NetworkId = path_id("network", id)?;
     state
         .network
@@ -51,16 +53,21 @@ fn show_network(state: &State<ApiState>, id: &str) -> ApiResult<Json<Network>> {
 }
 
 #[get("/ports")]
-async fn list_ports(state: &State<ApiState>) -> ApiResult<Json<Vec<Port>>> {
-    state.read(|conn| Ok(Json(ports::list(conn)?))).await
+async fn list_ports(state: Api<'_>) -> ApiResult<Json<Vec<Port>>> {
+    state
+        .read(|conn| {
+            let all = ports::list(conn)?;
+            Ok(Json(all.into_iter().filter(lookup::port_visible).collect()))
+        })
+        .await
 }
 
 #[get("/ports/<id>")]
-async fn show_port(state: &State<ApiState>, id: &str) -> ApiResult<Json<Port>> {
+async fn show_port(state: Api<'_>, id: &str) -> ApiResult<Json<Port>> {
     let id: PortId = path_id("port", id)?;
     state
         .read(move |conn| {
-            ports::get(conn, id)?
+            lookup::port(conn, id)?
                 .map(Json)
                 .ok_or_else(|| ApiError::not_found("port", id))
         })
@@ -69,10 +76,13 @@ async fn show_port(state: &State<ApiState>, id: &str) -> ApiResult<Json<Port>> {
 
 #[post("/ports", data = "<body>")]
 async fn create_port(
-    state: &State<ApiState>,
+    state: Api<'_>,
     body: Body<CreatePort>,
+    project: RequestProject,
 ) -> ApiResult<(Status, Json<Port>)> {
     let req = body.into_inner()?;
+    // The caller's project (none without identity).
+    let project_id = project.owner(None)?;
     let id: Option<PortId> = validate::id("id", req.id)?;
     let network_id: NetworkId = validate::id("network_id", req.network_id)?
         .ok_or_else(|| ApiError::field("network_id", "is required"))?;
@@ -102,6 +112,7 @@ async fn create_port(
                 ip_address,
                 load_balancer_id: None,
                 owned: false,
+                project_id,
             };
             ports::insert(tx, &port)?;
             Ok(port)
@@ -111,11 +122,11 @@ async fn create_port(
 }
 
 #[delete("/ports/<id>")]
-async fn delete_port(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn delete_port(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: PortId = path_id("port", id)?;
     state
         .write(move |tx| {
-            let port = ports::get(tx, id)?.ok_or_else(|| ApiError::not_found("port", id))?;
+            let port = lookup::port(tx, id)?.ok_or_else(|| ApiError::not_found("port", id))?;
             if let Some(lb) = port.load_balancer_id {
                 return Err(ApiError::conflict(format!(
                     "port {id} is in use by load balancer {lb}"

@@ -106,6 +106,11 @@ impl ApiPolicy {
         let _ = self.bound.set(addr);
     }
 
+    /// Where the API listens, once bound.
+    pub fn bound(&self) -> Option<SocketAddr> {
+        self.bound.get().copied()
+    }
+
     /// Whether `host` (a `Host` header value) names this API. The port is not
     /// compared: a rebinding page reaches the right port through its own name,
     /// and behind a reverse proxy the client's port is not ours.
@@ -290,16 +295,36 @@ impl Fairing for Policy {
             origin.to_string(),
         ));
         res.set_header(Header::new("Vary", "Origin"));
-        res.set_header(Header::new("Access-Control-Expose-Headers", "X-Request-Id"));
+        res.set_header(Header::new(
+            "Access-Control-Expose-Headers",
+            "X-Request-Id, X-Subject-Token",
+        ));
         if req.method() == Method::Get && req.uri().path().as_str() == INTERCEPTED {
             res.set_header(Header::new(
                 "Access-Control-Allow-Methods",
                 "GET, POST, PUT, PATCH, DELETE",
             ));
-            res.set_header(Header::new("Access-Control-Allow-Headers", "Content-Type"));
+            res.set_header(Header::new(
+                "Access-Control-Allow-Headers",
+                "Content-Type, X-Auth-Token, X-Subject-Token",
+            ));
             res.set_header(Header::new("Access-Control-Max-Age", "600"));
         }
     }
+}
+
+/// Answer `req` with `error` instead of routing it: for fairings that run
+/// after [`Policy`] (the authentication gate), so no handler runs.
+pub fn refuse(req: &mut Request<'_>, error: ApiError) {
+    let verdict = req.local_cache(|| Verdict(std::sync::Mutex::new(None)));
+    *crate::sync::lock(&verdict.0) = Some(Intercepted::Refused(error));
+    req.set_method(Method::Get);
+    req.set_uri(Origin::path_only(INTERCEPTED));
+}
+
+/// Whether `req` was already refused (rerouted to the internal route).
+pub fn is_intercepted(req: &Request<'_>) -> bool {
+    req.uri().path().as_str() == INTERCEPTED
 }
 
 /// The fairing's verdict on this request, taken for the internal route.

@@ -1,14 +1,15 @@
 //! `/v1/loadbalancers/{lb_id}/listeners/{listener_id}/pools` (0 or 1 pool).
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 
 use super::error::{ApiError, ApiResult};
 use super::guards::{Body, Patch, path_id};
 use super::lookup::{listener, pool, pool_ids};
-use super::{ApiState, lock_update, validate};
+use super::{lock_update, validate};
 use crate::all_valid;
 use crate::model::{
     JobKind, LbAlgorithm, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol,
@@ -111,7 +112,7 @@ fn check_protocol(pool: &Pool, listener: &Listener) -> ApiResult<()> {
 }
 
 #[get("/loadbalancers/<lb>/listeners/<l>/pools")]
-async fn list(state: &State<ApiState>, lb: &str, l: &str) -> ApiResult<Json<Vec<Pool>>> {
+async fn list(state: Api<'_>, lb: &str, l: &str) -> ApiResult<Json<Vec<Pool>>> {
     let lb: LoadBalancerId = path_id("load balancer", lb)?;
     let l: ListenerId = path_id("listener", l)?;
     state
@@ -125,7 +126,7 @@ async fn list(state: &State<ApiState>, lb: &str, l: &str) -> ApiResult<Json<Vec<
 }
 
 #[get("/loadbalancers/<lb>/listeners/<l>/pools/<id>")]
-async fn show(state: &State<ApiState>, lb: &str, l: &str, id: &str) -> ApiResult<Json<Pool>> {
+async fn show(state: Api<'_>, lb: &str, l: &str, id: &str) -> ApiResult<Json<Pool>> {
     let (lb, l, id) = pool_ids(lb, l, id)?;
     state
         .read(move |conn| Ok(Json(pool(conn, lb, l, id)?.1)))
@@ -134,7 +135,7 @@ async fn show(state: &State<ApiState>, lb: &str, l: &str, id: &str) -> ApiResult
 
 #[post("/loadbalancers/<lb>/listeners/<l>/pools", data = "<body>")]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     l: &str,
     body: Body<CreatePool>,
@@ -194,7 +195,7 @@ async fn create(
 
 #[put("/loadbalancers/<lb>/listeners/<l>/pools/<id>", data = "<body>")]
 async fn update(
-    state: &State<ApiState>,
+    state: Api<'_>,
     lb: &str,
     l: &str,
     id: &str,
@@ -244,7 +245,7 @@ async fn update(
 }
 
 #[delete("/loadbalancers/<lb>/listeners/<l>/pools/<id>")]
-async fn remove(state: &State<ApiState>, lb: &str, l: &str, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, lb: &str, l: &str, id: &str) -> ApiResult<Status> {
     let (lb, l, id) = pool_ids(lb, l, id)?;
     state
         .write(move |tx| {

@@ -65,3 +65,15 @@ pub fn request_id(req: &Request<'_>) -> String {
     .id
     .clone()
 }
+
+/// The path as the client sent it (the policy fairing may reroute a
+/// refused request to its internal route).
+pub fn original_path(req: &Request<'_>) -> String {
+    req.local_cache(|| Started {
+        at: Instant::now(),
+        id: String::new(),
+        path: req.uri().path().to_string(),
+    })
+    .path
+    .clone()
+}

@@ -13,6 +13,9 @@ pub struct Certificate {
     pub certificate: String,
     pub private_key: String,
     pub intermediates: Option<String>,
+    /// The project that owns it (None: made without identity, seen only
+    /// by those who see every project).
+    pub project_id: Option<String>,
 }
 
 impl std::fmt::Debug for Certificate {
@@ -21,6 +24,7 @@ impl std::fmt::Debug for Certificate {
         f.debug_struct("Certificate")
             .field("id", &self.id)
             .field("name", &self.name)
+            .field("project_id", &self.project_id)
             .finish_non_exhaustive()
     }
 }
@@ -32,6 +36,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Certificate> {
         certificate: r.get(2)?,
         private_key: r.get(3)?,
         intermediates: r.get(4)?,
+        project_id: r.get(5)?,
     })
 }
 
@@ -39,7 +44,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Certificate> {
 pub fn get(conn: &Connection, id: CertificateId) -> Result<Option<Certificate>> {
     Ok(conn
         .query_row(
-            "SELECT id, name, certificate, private_key, intermediates FROM certificates WHERE id = ?1",
+            "SELECT id, name, certificate, private_key, intermediates, project_id \
+             FROM certificates WHERE id = ?1",
             [id.to_string()],
             from_row,
         )
@@ -49,7 +55,7 @@ pub fn get(conn: &Connection, id: CertificateId) -> Result<Option<Certificate>> 
 /// Every certificate, oldest first.
 pub fn list(conn: &Connection) -> Result<Vec<Certificate>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, name, certificate, private_key, intermediates FROM certificates \
+        "SELECT id, name, certificate, private_key, intermediates, project_id FROM certificates \
          ORDER BY created_at, rowid",
     )?;
     let rows = stmt.query_map([], from_row)?;
@@ -59,15 +65,17 @@ pub fn list(conn: &Connection) -> Result<Vec<Certificate>> {
 /// Insert a certificate.
 pub fn insert(conn: &Connection, c: &Certificate) -> Result<()> {
     conn.execute(
-        "INSERT INTO certificates (id, name, certificate, private_key, intermediates, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO certificates \
+         (id, name, certificate, private_key, intermediates, created_at, project_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             c.id.to_string(),
             c.name,
             c.certificate,
             c.private_key,
             c.intermediates,
-            now()
+            now(),
+            c.project_id
         ],
     )?;
     Ok(())

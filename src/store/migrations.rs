@@ -63,12 +63,15 @@ fn steps() -> Migrations<'static> {
         ),
         // Step 5: the events feed (a new table).
         M::up(include_str!("migrations/events.sql")).foreign_key_check(),
+        // Step 6: identity (issue 16): new tables, and the project of
+        // certificates and ports.
+        M::up(include_str!("migrations/identity.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    5
+    6
 }
 
 /// The `user_version` of an open database.

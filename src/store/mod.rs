@@ -8,6 +8,7 @@
 pub mod certificates;
 pub mod events;
 pub mod health_monitors;
+pub mod identity;
 pub mod installation;
 pub mod jobs;
 pub mod listeners;

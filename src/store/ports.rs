@@ -20,9 +20,14 @@ pub struct Port {
     /// Created for a VIP (goes with its load balancer) rather than by a client.
     #[serde(skip)]
     pub owned: bool,
+    /// The project that owns it: the reserving caller's, or for a VIP port
+    /// its load balancer's (None: made without identity, seen only by
+    /// those who see every project). Not part of `/v1`'s port body.
+    #[serde(skip)]
+    pub project_id: Option<String>,
 }
 
-const COLUMNS: &str = "id, network_id, ip_address, load_balancer_id, owned";
+const COLUMNS: &str = "id, network_id, ip_address, load_balancer_id, owned, project_id";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Port> {
     const T: &str = "ports";
@@ -33,6 +38,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Port> {
         ip_address: parse_col(T, &row.get::<_, String>(2)?)?,
         load_balancer_id: lb.map(|l| parse_col(T, &l)).transpose()?,
         owned: row.get(4)?,
+        project_id: row.get(5)?,
     })
 }
 
@@ -55,24 +61,28 @@ pub fn list(conn: &Connection) -> Result<Vec<Port>> {
 /// Insert a port.
 pub fn insert(conn: &Connection, p: &Port) -> Result<()> {
     conn.execute(
-        "INSERT INTO ports (id, network_id, ip_address, load_balancer_id, owned, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO ports \
+         (id, network_id, ip_address, load_balancer_id, owned, created_at, project_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             p.id.to_string(),
             p.network_id.to_string(),
             p.ip_address.to_string(),
             p.load_balancer_id.map(|l| l.to_string()),
             p.owned,
-            now()
+            now(),
+            p.project_id
         ],
     )?;
     Ok(())
 }
 
-/// Bind a free port to a load balancer.
+/// Bind a free port to a load balancer; a port without a project takes the
+/// load balancer's (a VIP port made for it).
 pub fn attach(conn: &Connection, id: PortId, lb: LoadBalancerId) -> Result<()> {
     conn.execute(
-        "UPDATE ports SET load_balancer_id = ?2 WHERE id = ?1",
+        "UPDATE ports SET load_balancer_id = ?2, project_id = COALESCE(project_id, \
+         (SELECT tenant_id FROM load_balancers WHERE id = ?2)) WHERE id = ?1",
         params![id.to_string(), lb.to_string()],
     )?;
     Ok(())

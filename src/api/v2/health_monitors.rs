@@ -11,7 +11,7 @@
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -20,10 +20,11 @@ use super::members::pool_and_project;
 use super::shape::{
     BaseUrl, Int, id_list, parse_wrapped, tags, timestamp, timestamp_opt, unsupported,
 };
+use crate::api::auth::Api;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::guards::{Body, Patch, path_id};
 use crate::api::health_monitors::{MonitorRequest, apply};
-use crate::api::{ApiState, lock_update, validate};
+use crate::api::{lock_update, validate};
 use crate::model::{
     HealthMonitorId, HealthMonitorType, HttpMethod, LoadBalancerId, PoolId, ProvisioningStatus,
 };
@@ -239,26 +240,40 @@ fn monitor(
 }
 
 #[get("/lbaas/healthmonitors")]
-async fn list(state: &State<ApiState>, query: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
+async fn list(state: Api<'_>, query: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
     let url = base.join("/v2/lbaas/healthmonitors");
     let default = state.default_project_id.clone();
-    let rows = state
+    state
         .read(move |conn| {
             let mut rows = Vec::new();
             for h in store::health_monitors::list_all(conn)? {
+                // A monitor belongs to its pool's load balancer's project;
+                // one the request may not see is left out, not a 404.
+                if !pool_visible(conn, h.pool_id)? {
+                    continue;
+                }
                 let (_, project) = pool_lb(conn, h.pool_id, &default)?;
                 rows.push(
                     Row::new(body(&h, &project)).with_hidden("pool_id", h.pool_id.to_string()),
                 );
             }
-            Ok(rows)
+            // In the closure: the list's project filter reads the scope.
+            Ok(Json(respond(rows, &query, &SPEC, &url)?))
         })
-        .await?;
-    Ok(Json(respond(rows, &query, &SPEC, &url)?))
+        .await
+}
+
+/// Whether pool `p` exists and its load balancer is visible to the request.
+fn pool_visible(conn: &rusqlite::Connection, p: PoolId) -> ApiResult<bool> {
+    let Some(pool) = store::pools::find(conn, p)? else {
+        return Ok(false);
+    };
+    Ok(store::load_balancers::get(conn, pool.load_balancer_id)?
+        .is_some_and(|lb| crate::api::lookup::visible(&lb)))
 }
 
 #[get("/lbaas/healthmonitors/<id>")]
-async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
+async fn show(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     let id: HealthMonitorId = path_id("Health Monitor", id)?;
     let default = state.default_project_id.clone();
     state
@@ -270,7 +285,7 @@ async fn show(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
 }
 
 #[post("/lbaas/healthmonitors", data = "<req>")]
-async fn create(state: &State<ApiState>, req: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
+async fn create(state: Api<'_>, req: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
     let req = parse_wrapped::<CreateMonitor>(req.into_inner()?, "healthmonitor", &[])?;
     check_http_options(req.http_version.as_ref(), req.domain_name.is_some())?;
     for (field, missing) in [
@@ -432,7 +447,7 @@ fn apply_update(req: UpdateMonitor, h: &mut HealthMonitor) -> ApiResult<()> {
 }
 
 #[put("/lbaas/healthmonitors/<id>", data = "<req>")]
-async fn update(state: &State<ApiState>, id: &str, req: Body<Value>) -> ApiResult<Json<Value>> {
+async fn update(state: Api<'_>, id: &str, req: Body<Value>) -> ApiResult<Json<Value>> {
     let id: HealthMonitorId = path_id("Health Monitor", id)?;
     let req = parse_wrapped::<UpdateMonitor>(req.into_inner()?, "healthmonitor", &[])?;
     let default = state.default_project_id.clone();
@@ -456,7 +471,7 @@ async fn update(state: &State<ApiState>, id: &str, req: Body<Value>) -> ApiResul
 }
 
 #[delete("/lbaas/healthmonitors/<id>")]
-async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: HealthMonitorId = path_id("Health Monitor", id)?;
     let default = state.default_project_id.clone();
     state

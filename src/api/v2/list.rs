@@ -335,7 +335,18 @@ fn encode(s: &str) -> String {
 /// Filter, sort, paginate and trim `rows` as `q` asks; the answer is the
 /// whole list body, `{"<plural>": [...], "<plural>_links": [...]}`. `url`
 /// is this list's absolute URL without a query, for the links.
+///
+/// A row that carries a `project_id` the request may not see (see
+/// [`auth::scope`](crate::api::auth::scope)) is dropped first: lists never
+/// show another project's objects, nor take them as markers.
 pub fn respond(rows: Vec<Row>, q: &QueryPairs, spec: &ListSpec, url: &str) -> ApiResult<Value> {
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .filter(|r| match r.attr("project_id") {
+            None => true,
+            Some(p) => crate::api::auth::scope::sees(p.as_str()),
+        })
+        .collect();
     let filters = filters(q, spec)?;
     let keys = sort_keys(q)?;
     for (key, _) in &keys {

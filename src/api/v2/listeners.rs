@@ -6,9 +6,10 @@
 //! (Ballast's HTTPS listener with one); the certificate reference is a
 //! Ballast certificate id, or any URL ending in one.
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,12 +17,12 @@ use super::list::{self, ListSpec, QueryPairs, Row};
 use super::shape::{self, BaseUrl, Int};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::guards::{Body, Patch, path_id};
-use crate::api::{ApiState, lock_update, validate};
+use crate::api::{lock_update, validate};
 use crate::model::{
     CertificateId, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol,
     ProvisioningStatus,
 };
-use crate::store::{self, listeners::Listener};
+use crate::store::{self, listeners::Listener, load_balancers::LoadBalancer};
 
 /// The routes, mounted under `/v2` and `/v2.0`.
 pub fn routes() -> Vec<rocket::Route> {
@@ -210,10 +211,12 @@ fn respond(conn: &rusqlite::Connection, l: &Listener, q: &QueryPairs) -> ApiResu
     Ok(json!({ "listener": b }))
 }
 
-/// A TLS-ending listener needs a certificate that exists; any other must
+/// A TLS-ending listener needs a certificate of its load balancer's project
+/// (see [`crate::api::lookup::listener_certificate`]); any other must
 /// not have one.
 fn check_tls(
     conn: &rusqlite::Connection,
+    lb: &LoadBalancer,
     terminates: bool,
     cert: Option<CertificateId>,
 ) -> ApiResult<()> {
@@ -226,13 +229,9 @@ fn check_tls(
             "default_tls_container_ref",
             "is only allowed on TERMINATED_HTTPS listeners",
         )),
-        (true, Some(c)) => match store::certificates::get(conn, c)? {
-            Some(_) => Ok(()),
-            None => Err(ApiError::field(
-                "default_tls_container_ref",
-                format!("certificate {c} not found"),
-            )),
-        },
+        (true, Some(c)) => {
+            crate::api::lookup::listener_certificate(conn, lb, c, "default_tls_container_ref")
+        }
         (false, None) => Ok(()),
     }
 }
@@ -256,7 +255,7 @@ pub fn attach_pool(tx: &rusqlite::Connection, listener: &Listener, pool: PoolId)
 }
 
 #[get("/lbaas/listeners")]
-async fn index(state: &State<ApiState>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
+async fn index(state: Api<'_>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
     let url = base.url();
     state
         .read(move |conn| {
@@ -275,7 +274,7 @@ async fn index(state: &State<ApiState>, q: QueryPairs, base: BaseUrl) -> ApiResu
 }
 
 #[get("/lbaas/listeners/<id>")]
-async fn show(state: &State<ApiState>, id: &str, q: QueryPairs) -> ApiResult<Json<Value>> {
+async fn show(state: Api<'_>, id: &str, q: QueryPairs) -> ApiResult<Json<Value>> {
     let id: ListenerId = path_id("Listener", id)?;
     state
         .read(move |conn| Ok(Json(respond(conn, &find(conn, id)?, &q)?)))
@@ -283,7 +282,7 @@ async fn show(state: &State<ApiState>, id: &str, q: QueryPairs) -> ApiResult<Jso
 }
 
 #[get("/lbaas/listeners/<id>/stats")]
-async fn stats(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
+async fn stats(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     let id: ListenerId = path_id("Listener", id)?;
     let base = state
         .read(move |conn| {
@@ -296,7 +295,7 @@ async fn stats(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
 }
 
 #[post("/lbaas/listeners", data = "<body>")]
-async fn create(state: &State<ApiState>, body: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
+async fn create(state: Api<'_>, body: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
     let req: CreateListener = shape::parse_wrapped(body.into_inner()?, "listener", UNSUPPORTED)?;
     let lb: LoadBalancerId = validate::id("loadbalancer_id", req.loadbalancer_id)?
         .ok_or_else(|| ApiError::field("loadbalancer_id", "is required"))?;
@@ -331,7 +330,7 @@ async fn create(state: &State<ApiState>, body: Body<Value>) -> ApiResult<(Status
                     "must be the load balancer's project",
                 ));
             }
-            check_tls(tx, terminates, cert)?;
+            check_tls(tx, &lbo, terminates, cert)?;
             crate::api::policy::ApiPolicy::check_listener(tx, lbo.vip.ip_address, port)?;
             let id = id.unwrap_or_default();
             lock_update(
@@ -376,7 +375,7 @@ async fn create(state: &State<ApiState>, body: Body<Value>) -> ApiResult<(Status
 }
 
 #[put("/lbaas/listeners/<id>", data = "<body>")]
-async fn update(state: &State<ApiState>, id: &str, body: Body<Value>) -> ApiResult<Json<Value>> {
+async fn update(state: Api<'_>, id: &str, body: Body<Value>) -> ApiResult<Json<Value>> {
     let id: ListenerId = path_id("Listener", id)?;
     let req: UpdateListener = shape::parse_wrapped(body.into_inner()?, "listener", UNSUPPORTED)?;
     let connection_limit = match req.connection_limit {
@@ -418,7 +417,8 @@ async fn update(state: &State<ApiState>, id: &str, body: Body<Value>) -> ApiResu
                     "is only allowed on TERMINATED_HTTPS listeners",
                 ));
             }
-            check_tls(tx, terminates, l.default_tls_container_id)?;
+            let lbo = super::load_balancers::find(tx, l.load_balancer_id)?;
+            check_tls(tx, &lbo, terminates, l.default_tls_container_id)?;
             name.apply_to(&mut l.name);
             description.apply_to(&mut l.description);
             if let Some(e) = req.admin_state_up {
@@ -451,7 +451,7 @@ async fn update(state: &State<ApiState>, id: &str, body: Body<Value>) -> ApiResu
 }
 
 #[delete("/lbaas/listeners/<id>")]
-async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: ListenerId = path_id("Listener", id)?;
     state
         .write(move |tx| {

@@ -1,9 +1,10 @@
 //! `lbaas/loadbalancers`: CRUD, `DELETE ?cascade=true`, `/status`, `/stats`
 //! and `PUT /failover`, as Octavia's `controllers/load_balancer.py`.
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -99,10 +100,12 @@ struct UpdateLoadBalancer {
     tags: Patch<Vec<String>>,
 }
 
-/// The load balancer `id` as v2 sees it: a DELETED one is gone (404).
+/// The load balancer `id` as v2 sees it: a DELETED one, or one of a project
+/// the request may not see, is gone (404).
 pub fn find(conn: &rusqlite::Connection, id: LoadBalancerId) -> ApiResult<LoadBalancer> {
     store::load_balancers::get(conn, id)?
         .filter(|lb| lb.provisioning_status != ProvisioningStatus::Deleted)
+        .filter(crate::api::lookup::visible)
         .ok_or_else(|| ApiError::not_found("Load Balancer", id))
 }
 
@@ -156,7 +159,7 @@ pub fn network_of_subnet(state: &ApiState, subnet: SubnetId) -> Option<NetworkId
 }
 
 #[get("/lbaas/loadbalancers")]
-async fn index(state: &State<ApiState>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
+async fn index(state: Api<'_>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
     let url = base.url();
     state
         .read(move |conn| {
@@ -172,7 +175,7 @@ async fn index(state: &State<ApiState>, q: QueryPairs, base: BaseUrl) -> ApiResu
 }
 
 #[get("/lbaas/loadbalancers/<id>")]
-async fn show(state: &State<ApiState>, id: &str, q: QueryPairs) -> ApiResult<Json<Value>> {
+async fn show(state: Api<'_>, id: &str, q: QueryPairs) -> ApiResult<Json<Value>> {
     let id: LoadBalancerId = path_id("Load Balancer", id)?;
     state
         .read(move |conn| Ok(Json(respond(conn, &find(conn, id)?, &q)?)))
@@ -181,7 +184,7 @@ async fn show(state: &State<ApiState>, id: &str, q: QueryPairs) -> ApiResult<Jso
 
 #[post("/lbaas/loadbalancers", data = "<body>")]
 async fn create(
-    state: &State<ApiState>,
+    state: Api<'_>,
     body: Body<Value>,
     project: RequestProject,
 ) -> ApiResult<(Status, Json<Value>)> {
@@ -198,7 +201,7 @@ async fn create(
     let subnet: Option<SubnetId> = validate::id("vip_subnet_id", req.vip_subnet_id)?;
     let mut network_id: Option<NetworkId> = validate::id("vip_network_id", req.vip_network_id)?;
     if let Some(subnet) = subnet {
-        let net = network_of_subnet(state, subnet).ok_or_else(|| {
+        let net = network_of_subnet(&state, subnet).ok_or_else(|| {
             ApiError::field("vip_subnet_id", format!("subnet {subnet} not found"))
         })?;
         if network_id.is_some_and(|n| n != net) {
@@ -271,7 +274,7 @@ async fn create(
 }
 
 #[put("/lbaas/loadbalancers/<id>", data = "<body>")]
-async fn update(state: &State<ApiState>, id: &str, body: Body<Value>) -> ApiResult<Json<Value>> {
+async fn update(state: Api<'_>, id: &str, body: Body<Value>) -> ApiResult<Json<Value>> {
     let id: LoadBalancerId = path_id("Load Balancer", id)?;
     let req: UpdateLoadBalancer =
         shape::parse_wrapped(body.into_inner()?, "loadbalancer", UNSUPPORTED)?;
@@ -310,7 +313,7 @@ async fn update(state: &State<ApiState>, id: &str, body: Body<Value>) -> ApiResu
 }
 
 #[delete("/lbaas/loadbalancers/<id>?<cascade>")]
-async fn remove(state: &State<ApiState>, id: &str, cascade: Option<&str>) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, id: &str, cascade: Option<&str>) -> ApiResult<Status> {
     let id: LoadBalancerId = path_id("Load Balancer", id)?;
     let cascade = cascade.is_some_and(|c| c.eq_ignore_ascii_case("true") || c == "1");
     state
@@ -337,7 +340,7 @@ async fn remove(state: &State<ApiState>, id: &str, cascade: Option<&str>) -> Api
 }
 
 #[put("/lbaas/loadbalancers/<id>/failover")]
-async fn failover(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn failover(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: LoadBalancerId = path_id("Load Balancer", id)?;
     state
         .write(move |tx| {
@@ -358,12 +361,12 @@ async fn failover(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
 
 /// `statuses` is Octavia's alias of `status`, kept from neutron-lbaas.
 #[get("/lbaas/loadbalancers/<id>/statuses")]
-async fn statuses(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
+async fn statuses(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     status(state, id).await
 }
 
 #[get("/lbaas/loadbalancers/<id>/status")]
-async fn status(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
+async fn status(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     let id: LoadBalancerId = path_id("Load Balancer", id)?;
     state
         .read(move |conn| {
@@ -440,7 +443,7 @@ pub fn stats_body(s: ListenerStats) -> Value {
 }
 
 #[get("/lbaas/loadbalancers/<id>/stats")]
-async fn stats(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
+async fn stats(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     let id: LoadBalancerId = path_id("Load Balancer", id)?;
     let bases = state
         .read(move |conn| {

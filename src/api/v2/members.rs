@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,6 +22,7 @@ use super::list::{ListSpec, QueryPairs, Row, respond};
 use super::shape::{
     BaseUrl, Int, parse_wrapped, refuse_unsupported, tags, timestamp, timestamp_opt,
 };
+use crate::api::auth::Api;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::guards::{Body, Patch, parse_body, path_id};
 use crate::api::lookup::load_balancer;
@@ -241,7 +242,7 @@ fn pool_id(raw: &str) -> ApiResult<PoolId> {
 
 #[get("/lbaas/pools/<pool>/members")]
 async fn list(
-    state: &State<ApiState>,
+    state: Api<'_>,
     pool: &str,
     query: QueryPairs,
     base: BaseUrl,
@@ -249,21 +250,21 @@ async fn list(
     let p = pool_id(pool)?;
     let url = base.join(&format!("/v2/lbaas/pools/{p}/members"));
     let default = state.default_project_id.clone();
-    let (members, project) = state
+    state
         .read(move |conn| {
             let (_, project) = pool_and_project(conn, p, &default)?;
-            Ok((store::members::list(conn, p)?, project))
+            let rows = store::members::list(conn, p)?
+                .iter()
+                .map(|m| Row::new(body(m, &project)))
+                .collect();
+            // In the closure: the list's project filter reads the scope.
+            Ok(Json(respond(rows, &query, &SPEC, &url)?))
         })
-        .await?;
-    let rows = members
-        .iter()
-        .map(|m| Row::new(body(m, &project)))
-        .collect();
-    Ok(Json(respond(rows, &query, &SPEC, &url)?))
+        .await
 }
 
 #[get("/lbaas/pools/<pool>/members/<id>")]
-async fn show(state: &State<ApiState>, pool: &str, id: &str) -> ApiResult<Json<Value>> {
+async fn show(state: Api<'_>, pool: &str, id: &str) -> ApiResult<Json<Value>> {
     let p = pool_id(pool)?;
     let id: MemberId = path_id("Member", id)?;
     let default = state.default_project_id.clone();
@@ -313,14 +314,10 @@ fn insert(
 }
 
 #[post("/lbaas/pools/<pool>/members", data = "<req>")]
-async fn create(
-    state: &State<ApiState>,
-    pool: &str,
-    req: Body<Value>,
-) -> ApiResult<(Status, Json<Value>)> {
+async fn create(state: Api<'_>, pool: &str, req: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
     let p = pool_id(pool)?;
     let new = parse_wrapped::<CreateMember>(req.into_inner()?, "member", UNSUPPORTED)?
-        .validate(&known_subnets(state))?;
+        .validate(&known_subnets(&state))?;
     let default = state.default_project_id.clone();
     let policy = std::sync::Arc::clone(&state.policy);
     let (member, project) = state
@@ -369,12 +366,7 @@ fn apply_update(req: UpdateMember, m: &mut Member) -> ApiResult<()> {
 }
 
 #[put("/lbaas/pools/<pool>/members/<id>", data = "<req>")]
-async fn update(
-    state: &State<ApiState>,
-    pool: &str,
-    id: &str,
-    req: Body<Value>,
-) -> ApiResult<Json<Value>> {
+async fn update(state: Api<'_>, pool: &str, id: &str, req: Body<Value>) -> ApiResult<Json<Value>> {
     let p = pool_id(pool)?;
     let id: MemberId = path_id("Member", id)?;
     let req = parse_wrapped::<UpdateMember>(req.into_inner()?, "member", UNSUPPORTED)?;
@@ -402,7 +394,7 @@ async fn update(
 }
 
 #[delete("/lbaas/pools/<pool>/members/<id>")]
-async fn remove(state: &State<ApiState>, pool: &str, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, pool: &str, id: &str) -> ApiResult<Status> {
     let p = pool_id(pool)?;
     let id: MemberId = path_id("Member", id)?;
     let default = state.default_project_id.clone();
@@ -466,14 +458,14 @@ fn batch(body: Value, subnets: &HashSet<SubnetId>) -> ApiResult<Vec<NewMember>> 
 /// no lock. 202 without a body.
 #[put("/lbaas/pools/<pool>/members", data = "<req>")]
 async fn replace_all(
-    state: &State<ApiState>,
+    state: Api<'_>,
     pool: &str,
     query: QueryPairs,
     req: Body<Value>,
 ) -> ApiResult<Status> {
     let p = pool_id(pool)?;
     let additive_only = query.flag("additive_only");
-    let wanted = batch(req.into_inner()?, &known_subnets(state))?;
+    let wanted = batch(req.into_inner()?, &known_subnets(&state))?;
     let default = state.default_project_id.clone();
     let policy = std::sync::Arc::clone(&state.policy);
     state

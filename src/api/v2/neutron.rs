@@ -12,13 +12,14 @@
 //! under `/v2.0` only: that is Neutron's one path prefix.
 
 use rocket::serde::json::Json;
-use rocket::{State, get, routes};
+use rocket::{get, routes};
 use serde_json::{Map, Value, json};
 
 use super::list::{QueryPairs, select_fields};
-use crate::api::ApiState;
+use crate::api::auth::Api;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::guards::path_id;
+use crate::api::lookup;
 use crate::model::{NetworkId, PortId, SubnetId};
 use crate::network::Network;
 use crate::store::ports::{self, Port};
@@ -193,13 +194,13 @@ fn wrap(key: &str, items: Vec<Value>) -> Json<Value> {
 }
 
 #[get("/networks")]
-fn list_networks(state: &State<ApiState>, query: QueryPairs) -> ApiResult<Json<Value>> {
+fn list_networks(state: Api<'_>, query: QueryPairs) -> ApiResult<Json<Value>> {
     let items = state.network.networks().iter().map(network_body).collect();
     Ok(wrap("networks", select(items, &query, NETWORK_FILTERS)?))
 }
 
 #[get("/networks/<id>")]
-fn show_network(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
+fn show_network(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     let id: NetworkId = path_id("network", id)?;
     let network = state
         .network
@@ -209,13 +210,13 @@ fn show_network(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
 }
 
 #[get("/subnets")]
-fn list_subnets(state: &State<ApiState>, query: QueryPairs) -> ApiResult<Json<Value>> {
+fn list_subnets(state: Api<'_>, query: QueryPairs) -> ApiResult<Json<Value>> {
     let items = state.network.networks().iter().map(subnet_body).collect();
     Ok(wrap("subnets", select(items, &query, SUBNET_FILTERS)?))
 }
 
 #[get("/subnets/<id>")]
-fn show_subnet(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
+fn show_subnet(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     let id: SubnetId = path_id("subnet", id)?;
     let network = state
         .network
@@ -227,17 +228,25 @@ fn show_subnet(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
 }
 
 #[get("/ports")]
-async fn list_ports(state: &State<ApiState>, query: QueryPairs) -> ApiResult<Json<Value>> {
-    let all = state.read(|conn| Ok(ports::list(conn)?)).await?;
+async fn list_ports(state: Api<'_>, query: QueryPairs) -> ApiResult<Json<Value>> {
+    let all = state
+        .read(|conn| {
+            let all = ports::list(conn)?;
+            Ok(all
+                .into_iter()
+                .filter(lookup::port_visible)
+                .collect::<Vec<_>>())
+        })
+        .await?;
     let items = all.iter().map(port_body).collect();
     Ok(wrap("ports", select(items, &query, PORT_FILTERS)?))
 }
 
 #[get("/ports/<id>")]
-async fn show_port(state: &State<ApiState>, id: &str) -> ApiResult<Json<Value>> {
+async fn show_port(state: Api<'_>, id: &str) -> ApiResult<Json<Value>> {
     let id: PortId = path_id("port", id)?;
     let port = state
-        .read(move |conn| ports::get(conn, id)?.ok_or_else(|| ApiError::not_found("port", id)))
+        .read(move |conn| lookup::port(conn, id)?.ok_or_else(|| ApiError::not_found("port", id)))
         .await?;
     Ok(Json(json!({ "port": port_body(&port) })))
 }

@@ -2,9 +2,10 @@
 //! load balancer and is a listener's default pool (`listener_id`) or stands
 //! alone (`loadbalancer_id` only).
 
+use crate::api::auth::Api;
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, put, routes};
+use rocket::{delete, get, post, put, routes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -12,7 +13,7 @@ use super::list::{self, ListSpec, QueryPairs, Row};
 use super::shape::{self, BaseUrl};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::guards::{Body, Patch, path_id};
-use crate::api::{ApiState, lock_update, validate};
+use crate::api::{lock_update, validate};
 use crate::model::{
     LbAlgorithm, ListenerId, LoadBalancerId, OperatingStatus, PoolId, Protocol, ProvisioningStatus,
     SessionPersistence, SessionPersistenceType,
@@ -271,7 +272,7 @@ fn respond(conn: &rusqlite::Connection, p: &Pool, q: &QueryPairs) -> ApiResult<V
 }
 
 #[get("/lbaas/pools")]
-async fn index(state: &State<ApiState>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
+async fn index(state: Api<'_>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<Value>> {
     let url = base.url();
     state
         .read(move |conn| {
@@ -291,7 +292,7 @@ async fn index(state: &State<ApiState>, q: QueryPairs, base: BaseUrl) -> ApiResu
 }
 
 #[get("/lbaas/pools/<id>")]
-async fn show(state: &State<ApiState>, id: &str, q: QueryPairs) -> ApiResult<Json<Value>> {
+async fn show(state: Api<'_>, id: &str, q: QueryPairs) -> ApiResult<Json<Value>> {
     let id: PoolId = path_id("Pool", id)?;
     state
         .read(move |conn| Ok(Json(respond(conn, &find(conn, id)?, &q)?)))
@@ -299,7 +300,7 @@ async fn show(state: &State<ApiState>, id: &str, q: QueryPairs) -> ApiResult<Jso
 }
 
 #[post("/lbaas/pools", data = "<body>")]
-async fn create(state: &State<ApiState>, body: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
+async fn create(state: Api<'_>, body: Body<Value>) -> ApiResult<(Status, Json<Value>)> {
     let req: CreatePool = shape::parse_wrapped(body.into_inner()?, "pool", UNSUPPORTED)?;
     let id: Option<PoolId> = validate::id("id", req.id)?;
     let listener_id: Option<ListenerId> = validate::id("listener_id", req.listener_id)?;
@@ -396,7 +397,7 @@ async fn create(state: &State<ApiState>, body: Body<Value>) -> ApiResult<(Status
 }
 
 #[put("/lbaas/pools/<id>", data = "<body>")]
-async fn update(state: &State<ApiState>, id: &str, body: Body<Value>) -> ApiResult<Json<Value>> {
+async fn update(state: Api<'_>, id: &str, body: Body<Value>) -> ApiResult<Json<Value>> {
     let id: PoolId = path_id("Pool", id)?;
     let req: UpdatePool = shape::parse_wrapped(body.into_inner()?, "pool", UNSUPPORTED)?;
     let algorithm = req
@@ -448,7 +449,7 @@ async fn update(state: &State<ApiState>, id: &str, body: Body<Value>) -> ApiResu
 }
 
 #[delete("/lbaas/pools/<id>")]
-async fn remove(state: &State<ApiState>, id: &str) -> ApiResult<Status> {
+async fn remove(state: Api<'_>, id: &str) -> ApiResult<Status> {
     let id: PoolId = path_id("Pool", id)?;
     state
         .write(move |tx| {

@@ -139,12 +139,17 @@ impl<'de> Deserialize<'de> for Int {
     }
 }
 
-/// Where the project of a new object comes from, best first. A token's
-/// project (issue: identity) slots in as the first choice.
+/// Where the project of a new object comes from, best first: the token's
+/// (identity, `[auth] mode = "local"`), then the body's, the
+/// `X-Project-Id` header's and the configured default.
 #[derive(Clone, Debug, Default)]
 pub struct RequestProject {
     /// The `X-Project-Id` header.
     pub header: Option<String>,
+    /// The project of the caller's token.
+    pub token: Option<String>,
+    /// The token is an admin's: it may name another project in the body.
+    pub admin: bool,
 }
 
 #[rocket::async_trait]
@@ -158,21 +163,46 @@ impl<'r> FromRequest<'r> for RequestProject {
             .map(str::trim)
             .filter(|h| !h.is_empty())
             .map(str::to_string);
-        Outcome::Success(RequestProject { header })
+        let caller = crate::api::auth::caller(req);
+        let identity = caller.identity();
+        Outcome::Success(RequestProject {
+            header,
+            token: identity.and_then(|i| i.project_id().map(str::to_string)),
+            admin: identity.is_some_and(|i| i.is_admin()),
+        })
     }
 }
 
 impl RequestProject {
-    /// The project of a new load balancer: the body's, else the header's,
-    /// else the configured default. At most 36 characters (Octavia's column).
+    /// The project of a new load balancer. With a token: the token's, and a
+    /// body naming another project is 403 unless the token is an admin's
+    /// (whose body wins). Without: the body's, else the header's, else the
+    /// configured default. At most 36 characters (Octavia's column).
     pub fn resolve(&self, body: Option<String>, default: &str) -> ApiResult<String> {
-        let project = body
-            .or_else(|| self.header.clone())
-            .unwrap_or_else(|| default.to_string());
+        let project = match self.owner(body)? {
+            Some(p) => p,
+            None => self.header.clone().unwrap_or_else(|| default.to_string()),
+        };
         if project.is_empty() || project.chars().count() > 36 {
             return Err(ApiError::field("project_id", "must be 1 to 36 characters"));
         }
         Ok(project)
+    }
+
+    /// The project a token allows for a body's `project_id` (v1's
+    /// `tenant_id`): the token's, or the body's for an admin; without a token
+    /// the body's as given.
+    pub fn owner(&self, body: Option<String>) -> ApiResult<Option<String>> {
+        match &self.token {
+            Some(token) if !self.admin => match body {
+                Some(b) if b != *token => Err(crate::api::auth::forbidden(
+                    "Policy does not allow this request to be performed.",
+                )),
+                _ => Ok(Some(token.clone())),
+            },
+            Some(token) => Ok(Some(body.unwrap_or_else(|| token.clone()))),
+            None => Ok(body),
+        }
     }
 }
 
@@ -273,6 +303,7 @@ mod tests {
     fn the_project_is_the_bodys_then_the_headers_then_the_default() {
         let with_header = RequestProject {
             header: Some("hdr".into()),
+            ..RequestProject::default()
         };
         assert_eq!(
             with_header.resolve(Some("body".into()), "d").unwrap(),
@@ -289,6 +320,26 @@ mod tests {
                 .code,
             400
         );
+    }
+
+    #[test]
+    fn a_tokens_project_comes_first_and_only_an_admin_may_name_another() {
+        let member = RequestProject {
+            header: Some("hdr".into()),
+            token: Some("p1".into()),
+            admin: false,
+        };
+        assert_eq!(member.resolve(None, "d").unwrap(), "p1");
+        assert_eq!(member.resolve(Some("p1".into()), "d").unwrap(), "p1");
+        let e = member.resolve(Some("p2".into()), "d").unwrap_err();
+        assert_eq!(e.status.code, 403);
+        let admin = RequestProject {
+            admin: true,
+            ..member
+        };
+        assert_eq!(admin.resolve(Some("p2".into()), "d").unwrap(), "p2");
+        assert_eq!(admin.resolve(None, "d").unwrap(), "p1");
+        assert_eq!(RequestProject::default().owner(None).unwrap(), None);
     }
 
     #[test]
