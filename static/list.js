@@ -77,6 +77,8 @@ export class ListView extends PollingView {
       return;
     }
 
+    // An admin looking at every project sees whose each one is.
+    const byProject = auth.session.isAdmin && !auth.session.view;
     const rows = shown.map((lb) => {
       const count = this.counts.get(lb.id);
       const network = this.networkName(lb.vip && lb.vip.network_id);
@@ -89,6 +91,7 @@ export class ListView extends PollingView {
           network ? h('div', { class: 'muted small' }, network) : null),
         h('td', { 'data-label': 'Provisioning' }, badge(lb.provisioning_status, 'provisioning')),
         h('td', { 'data-label': 'Operating' }, badge(lb.operating_status, 'operating')),
+        byProject ? h('td', { 'data-label': 'Project' }, auth.projectName(lb.tenant_id) || lb.tenant_id || '—') : null,
         h('td', { 'data-label': 'Listeners', class: 'num' }, count === null || count === undefined ? '—' : String(count)),
         h('td', { 'data-label': 'ID' }, shortId(lb.id)));
     });
@@ -99,6 +102,7 @@ export class ListView extends PollingView {
         h('thead', {}, h('tr', {},
           h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'VIP'),
           h('th', { scope: 'col' }, 'Provisioning'), h('th', { scope: 'col' }, 'Operating'),
+          byProject ? h('th', { scope: 'col' }, 'Project') : null,
           h('th', { scope: 'col', class: 'num' }, 'Listeners'), h('th', { scope: 'col' }, 'ID'))),
         h('tbody', {}, rows))));
   }

@@ -241,3 +241,29 @@ fn the_web_ui_manages_a_load_balancer_in_a_real_browser() {
         ],
     );
 }
+
+/// The sign-in scenario: Ballast in `[auth] mode = "local"` after `ballast
+/// bootstrap`, with a member of another project; the browser signs in,
+/// creates a load balancer, is sent back to sign-in when its token is
+/// revoked, signs out (the token then answers 401) and switches an admin's
+/// project view (`tests/ui/signin.test.mjs`).
+#[test]
+fn the_web_ui_signs_in_signs_out_and_returns_to_sign_in_on_a_401() {
+    let (ballast, _tmp) = common::identity::start_local("");
+    common::identity::add_user(&ballast, "alice", "alice-pw", "team-web", "member");
+    run_scenario(
+        &ballast,
+        "signin.test.mjs",
+        &[
+            ("UI_TEST_ADMIN", "admin:admin-pw:admin"),
+            ("UI_TEST_MEMBER", "alice:alice-pw:team-web"),
+        ],
+        &[
+            "11-signin",
+            "12-signed-in",
+            "13-session-ended",
+            "14-admin-project-view",
+            "15-signed-in-phone",
+        ],
+    );
+}
