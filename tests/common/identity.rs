@@ -181,6 +181,7 @@ pub fn db_state(b: &Ballast) -> Value {
         "members",
         "health_monitors",
         "ports",
+        "certificates",
         "jobs",
         "projects",
         "users",
