@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::identity::{
-    add_user, bootstrap, call, call_with, cli, db_state, login, login_with, network_id,
-    password_auth, start_local,
+    add_user, app_credential, bootstrap, call, call_with, cli, db_state, login, login_with,
+    network_id, password_auth, start_local,
 };
 use common::{Ballast, Options, assert_fault, fresh_cidr, wait_until};
 use serde_json::json;
@@ -150,28 +150,7 @@ fn a_token_survives_a_restart_and_can_be_rescoped() {
 fn an_application_credential_logs_in_by_id_and_by_name_and_is_bound_to_its_project() {
     let (b, _tmp) = start_local("");
     add_user(&b, "dave", "dave-pw", "p1", "member");
-    let out = cli(
-        &b,
-        &[
-            "app-credential",
-            "create",
-            "--user",
-            "dave",
-            "--project",
-            "p1",
-            "--name",
-            "ci",
-        ],
-        None,
-    );
-    let field = |k: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .unwrap_or_else(|| panic!("{k} in {out}"))
-            .trim()
-            .to_string()
-    };
-    let (id, secret) = (field("id:"), field("secret:"));
+    let (id, secret) = app_credential(&b, "dave", "p1", "ci");
     let (s, _, body) = login_with(
         &b,
         &json!({"auth": {"identity": {"methods": ["application_credential"],
@@ -250,26 +229,7 @@ fn repeated_failures_lock_the_user_out_even_with_the_right_password_then_expire(
 fn the_database_file_holds_no_password_secret_or_token_in_clear() {
     let (b, tmp) = start_local("");
     add_user(&b, "erin", "erin-very-secret-pw", "p1", "member");
-    let out = cli(
-        &b,
-        &[
-            "app-credential",
-            "create",
-            "--user",
-            "erin",
-            "--project",
-            "p1",
-            "--name",
-            "x",
-        ],
-        None,
-    );
-    let secret = out
-        .lines()
-        .find_map(|l| l.strip_prefix("secret:"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let (_, secret) = app_credential(&b, "erin", "p1", "x");
     let token = login(&b, "erin", "erin-very-secret-pw", "p1");
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(tmp.path().join("data")).unwrap() {
@@ -347,6 +307,16 @@ fn open_paths_need_no_token_and_identity_needs_an_admin() {
     let (s, v) = call(&b, "GET", "/v3/users", Some(&token), None);
     assert_fault(s, &v, 403, "admin only");
     assert_eq!(db_state(&b), before);
+    // A member looks up its own project (by name or id), no other.
+    let (s, own) = call(&b, "GET", "/v3/projects?name=p1", Some(&token), None);
+    assert_eq!(s, 200, "{own}");
+    let p1 = own["projects"][0]["id"].as_str().unwrap().to_string();
+    let (s, v) = call(&b, "GET", &format!("/v3/projects/{p1}"), Some(&token), None);
+    assert_eq!((s, v["project"]["name"].as_str()), (200, Some("p1")), "{v}");
+    let (s, v) = call(&b, "GET", "/v3/projects", Some(&token), None);
+    assert_eq!(v["projects"].as_array().map(Vec::len), Some(1), "{s} {v}");
+    let (s, v) = call(&b, "GET", "/v3/projects?name=admin", Some(&token), None);
+    assert_eq!((s, v["projects"].clone()), (200, json!([])), "{v}");
 
     let admin = login(&b, "admin", "admin-pw", "admin");
     let (s, p) = call(

@@ -251,6 +251,39 @@ mod tests {
     }
 
     #[test]
+    fn step_six_gives_ports_and_certificates_the_project_of_their_load_balancer() {
+        let mut conn = step_one_database();
+        conn.execute_batch(
+            "INSERT INTO ports (id, network_id, ip_address, load_balancer_id, owned, created_at)
+             VALUES ('00000000-0000-4000-8000-0000000000e1', '00000000-0000-4000-8000-0000000000f1',
+                 '10.0.0.5', '00000000-0000-4000-8000-0000000000b1', 1, 100),
+                ('00000000-0000-4000-8000-0000000000e2', '00000000-0000-4000-8000-0000000000f1',
+                 '10.0.0.6', NULL, 0, 100);
+             INSERT INTO certificates (id, certificate, private_key, created_at)
+             VALUES ('00000000-0000-4000-8000-000000000001', 'c', 'k', 100),
+                ('00000000-0000-4000-8000-000000000002', 'c', 'k', 100);
+             UPDATE listeners SET default_tls_container_id = '00000000-0000-4000-8000-000000000001';",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let project = |table: &str, id: &str| -> Option<String> {
+            conn.query_row(
+                &format!("SELECT project_id FROM {table} WHERE id = ?1"),
+                [format!("00000000-0000-4000-8000-{id}")],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(project("ports", "0000000000e1").as_deref(), Some("proj"));
+        assert_eq!(project("ports", "0000000000e2"), None, "a free port");
+        assert_eq!(
+            project("certificates", "000000000001").as_deref(),
+            Some("proj")
+        );
+        assert_eq!(project("certificates", "000000000002"), None, "unused");
+    }
+
+    #[test]
     fn a_step_one_database_with_every_kind_of_object_migrates_intact() {
         use crate::model::{ListenerId, LoadBalancerId, PoolId};
         use crate::store;

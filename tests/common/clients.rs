@@ -56,14 +56,28 @@ impl Clients {
     /// Clients whose `clouds.yaml` points at `b`'s API (no identity: every
     /// service is that one endpoint).
     pub fn new(b: &Ballast) -> Clients {
-        let venv = venv();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let clouds = format!(
-            "clouds:\n  {CLOUD}:\n    auth_type: none\n    auth:\n      endpoint: http://{api}\n",
+        Clients::with_cloud(&format!(
+            "auth_type: none\nauth:\n  endpoint: http://{api}\n",
             api = b.api
-        );
-        std::fs::write(dir.path().join("clouds.yaml"), clouds).expect("write clouds.yaml");
-        Clients { venv, dir }
+        ))
+    }
+
+    /// Clients whose `clouds.yaml` cloud is `cloud` (YAML, unindented).
+    pub fn with_cloud(cloud: &str) -> Clients {
+        let clients = Clients::without_cloud();
+        let indented: String = cloud.lines().map(|l| format!("    {l}\n")).collect();
+        let clouds = format!("clouds:\n  {CLOUD}:\n{indented}");
+        std::fs::write(clients.dir().join("clouds.yaml"), clouds).expect("write clouds.yaml");
+        clients
+    }
+
+    /// Clients with no `clouds.yaml`: every command names its cloud itself
+    /// (`--os-auth-url`, ...).
+    pub fn without_cloud() -> Clients {
+        Clients {
+            venv: venv(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// A scratch directory of these clients (holds `clouds.yaml`).
@@ -80,9 +94,12 @@ impl Clients {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("OS_CLIENT_CONFIG_FILE", self.dir().join("clouds.yaml"))
-            .env("OS_CLOUD", CLOUD)
-            .env("HOME", self.dir())
+        let clouds = self.dir().join("clouds.yaml");
+        if clouds.exists() {
+            cmd.env("OS_CLIENT_CONFIG_FILE", clouds)
+                .env("OS_CLOUD", CLOUD);
+        }
+        cmd.env("HOME", self.dir())
             .env("ANSIBLE_LOCAL_TEMP", self.dir().join("ansible-tmp"))
             .env("ANSIBLE_NOCOLOR", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1")

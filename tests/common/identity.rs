@@ -95,6 +95,32 @@ pub fn add_user(b: &Ballast, user: &str, password: &str, project: &str, role: &s
     );
 }
 
+/// `ballast app-credential create` of `user` on `project`: its (id, secret).
+pub fn app_credential(b: &Ballast, user: &str, project: &str, name: &str) -> (String, String) {
+    let out = cli(
+        b,
+        &[
+            "app-credential",
+            "create",
+            "--user",
+            user,
+            "--project",
+            project,
+            "--name",
+            name,
+        ],
+        None,
+    );
+    let field = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap_or_else(|| panic!("{k} in {out}"))
+            .trim()
+            .to_string()
+    };
+    (field("id:"), field("secret:"))
+}
+
 /// A Keystone password login body scoped to `project` (by name).
 pub fn password_auth(user: &str, password: &str, project: &str) -> Value {
     json!({"auth": {
@@ -181,6 +207,7 @@ pub fn db_state(b: &Ballast) -> Value {
         "members",
         "health_monitors",
         "ports",
+        "certificates",
         "jobs",
         "projects",
         "users",

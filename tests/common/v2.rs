@@ -75,13 +75,16 @@ pub fn v2_pool(b: &Ballast, lb: &str, mut fields: Value) -> Value {
     v2_child(b, lb, "pools", json!({ "pool": fields }))
 }
 
+/// A `/v1/certificates` body: a new self-signed certificate for
+/// `localhost` and its key.
+pub fn certificate_body() -> Value {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("rcgen");
+    json!({"certificate": ck.cert.pem(), "private_key": ck.signing_key.serialize_pem()})
+}
+
 /// A certificate (self-signed for `localhost`) uploaded through `/v1`; its id.
 pub fn certificate(b: &Ballast) -> String {
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("rcgen");
-    let (s, cert) = b.post(
-        "/v1/certificates",
-        json!({"certificate": ck.cert.pem(), "private_key": ck.signing_key.serialize_pem()}),
-    );
+    let (s, cert) = b.post("/v1/certificates", certificate_body());
     assert_eq!(s, 202, "{cert}");
     id(&cert)
 }

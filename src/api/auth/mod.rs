@@ -236,6 +236,9 @@ fn need(
         ["v3", "users", user, "application_credentials", ..] => {
             Need::AdminOrUser((*user).to_string())
         }
+        // A project's look-up (Keystone's `identity:get_project`): any
+        // role; the handlers show a non-admin only the token's project.
+        ["v3", "projects"] | ["v3", "projects", _] if read => Need::Role(Role::Reader),
         ["v3", ..] => Need::Role(Role::Admin),
         [first, ..] if read && !api_prefix(first) => Need::Open,
         _ if read => Need::Role(Role::Reader),
@@ -487,7 +490,14 @@ mod tests {
             Need::Role(Role::Member)
         );
         assert_eq!(n(Method::Post, "/anything"), Need::Role(Role::Member));
-        assert_eq!(n(Method::Get, "/v3/projects"), Need::Role(Role::Admin));
+        assert_eq!(n(Method::Get, "/v3/projects"), Need::Role(Role::Reader));
+        assert_eq!(n(Method::Get, "/v3/projects/p1"), Need::Role(Role::Reader));
+        assert_eq!(n(Method::Post, "/v3/projects"), Need::Role(Role::Admin));
+        assert_eq!(
+            n(Method::Get, "/v3/projects/p1/users/u1/roles"),
+            Need::Role(Role::Admin)
+        );
+        assert_eq!(n(Method::Get, "/v3/users"), Need::Role(Role::Admin));
         assert_eq!(n(Method::Get, "/v3/auth/tokens"), Need::AnyToken);
         assert_eq!(
             n(Method::Post, "/v3/users/u1/application_credentials"),

@@ -142,12 +142,16 @@ fn check_common(v: &Value) -> ApiResult<()> {
     Ok(())
 }
 
+/// The projects (`?name=` filters): an admin's all, anyone else's only the
+/// token's own.
 #[get("/projects?<name>")]
 async fn list_projects(
     state: &State<ApiState>,
+    caller: Caller,
     name: Option<&str>,
     base: BaseUrl,
 ) -> ApiResult<Json<Value>> {
+    let scope = caller.scope();
     let name = name.map(str::to_string);
     let projects = state
         .store
@@ -156,18 +160,28 @@ async fn list_projects(
     let shown: Vec<Value> = projects
         .iter()
         .filter(|p| name.as_ref().is_none_or(|n| *n == p.name))
+        .filter(|p| scope.sees(Some(&p.id)))
         .map(|p| project_body(p, &base))
         .collect();
     Ok(Json(json!({"projects": shown, "links": list_links(&base)})))
 }
 
+/// A project by id: an admin's any, anyone else's only the token's own
+/// (another is absent to them), as Keystone's `identity:get_project` has it
+/// (the `openstack` CLI resolves `quota show <project>` this way).
 #[get("/projects/<id>")]
-async fn show_project(state: &State<ApiState>, id: &str, base: BaseUrl) -> ApiResult<Json<Value>> {
+async fn show_project(
+    state: &State<ApiState>,
+    caller: Caller,
+    id: &str,
+    base: BaseUrl,
+) -> ApiResult<Json<Value>> {
     let key = id.to_string();
     let p = state
         .store
         .run(move |conn| directory::get_project(conn, &key))
         .await?
+        .filter(|p| caller.scope().sees(Some(&p.id)))
         .ok_or_else(|| ApiError::not_found("project", id))?;
     Ok(Json(json!({"project": project_body(&p, &base)})))
 }

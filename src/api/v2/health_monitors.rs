@@ -233,7 +233,11 @@ fn monitor(
     id: HealthMonitorId,
     default: &str,
 ) -> ApiResult<(HealthMonitor, LoadBalancerId, String)> {
+    // One of a pool the request may not see is absent, named as asked.
     let h = store::health_monitors::find(conn, id)?
+        .map(|h| pool_visible(conn, h.pool_id).map(|seen| seen.then_some(h)))
+        .transpose()?
+        .flatten()
         .ok_or_else(|| ApiError::not_found("Health Monitor", id))?;
     let (lb, project) = pool_lb(conn, h.pool_id, default)?;
     Ok((h, lb, project))

@@ -25,7 +25,7 @@ use super::shape::{
 use crate::api::auth::Api;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::guards::{Body, Patch, parse_body, path_id};
-use crate::api::lookup::load_balancer;
+use crate::api::lookup::visible;
 use crate::api::policy::ApiPolicy;
 use crate::api::{ApiState, lock_update, validate};
 use crate::model::{MemberId, OperatingStatus, PoolId, ProvisioningStatus, SubnetId};
@@ -185,7 +185,8 @@ impl CreateMember {
     }
 }
 
-/// The pool `id` (404 when unknown or deleted) and its load balancer's
+/// The pool `id` (404 when unknown, deleted or of a project the request may
+/// not see) and its load balancer's
 /// project, which its members share (`default` for a load balancer made
 /// without one).
 pub(super) fn pool_and_project(
@@ -196,7 +197,11 @@ pub(super) fn pool_and_project(
     let pool = store::pools::find(conn, id)?
         .filter(|p| p.provisioning_status != ProvisioningStatus::Deleted)
         .ok_or_else(|| ApiError::not_found("Pool", id))?;
-    let project = load_balancer(conn, pool.load_balancer_id)?
+    // A pool of a load balancer the request may not see is absent: the 404
+    // names the pool asked for, never its load balancer.
+    let project = store::load_balancers::get(conn, pool.load_balancer_id)?
+        .filter(visible)
+        .ok_or_else(|| ApiError::not_found("Pool", id))?
         .tenant_id
         .unwrap_or_else(|| default.to_string());
     Ok((pool, project))
