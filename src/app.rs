@@ -180,7 +180,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let api_addr = api_listener.local_addr()?;
     policy.bound_to(api_addr);
     let https = api_tls.is_some();
-    info!(addr = %api_addr, https, "API listening");
+    info!(addr = %api_addr, "API listening");
     info!(url = %ui_url(api_addr, https), "web UI");
     if api::front::exposed_in_clear(api_addr.ip(), https) {
         warn!(
