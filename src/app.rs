@@ -65,8 +65,9 @@ async fn bind_api(addr: SocketAddr) -> Result<tokio::net::TcpListener, ListenErr
 }
 
 /// The web UI's address for the log: the bound one, or loopback when bound
-/// to every address (`0.0.0.0` is not something to type into a browser).
-fn ui_url(bound: SocketAddr) -> String {
+/// to every address (`0.0.0.0` is not something to type into a browser);
+/// `https` when the API serves TLS.
+fn ui_url(bound: SocketAddr, https: bool) -> String {
     let mut shown = bound;
     if bound.ip().is_unspecified() {
         shown.set_ip(match bound.ip() {
@@ -74,7 +75,8 @@ fn ui_url(bound: SocketAddr) -> String {
             std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    format!("http://{shown}/")
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{shown}/")
 }
 
 /// Build the runtime and run Ballast until SIGTERM/SIGINT.
@@ -110,6 +112,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Bound first: a taken port is the likeliest start-up failure, and it
     // must stop Ballast before anything opens, migrates or says ready.
     let api_listener = bind_api(SocketAddr::new(config.api.address, config.api.port)).await?;
+    // Validated with the configuration; read again here, where it is used.
+    let api_tls = config
+        .api
+        .tls_server_config()?
+        .map(|tls| tokio_rustls::TlsAcceptor::from(Arc::new(tls)));
     let store = Store::open(&config.data_dir)?;
     info!(
         data_dir = %config.data_dir.display(),
@@ -172,8 +179,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let policy = Arc::new(api::policy::ApiPolicy::new(&config.api));
     let api_addr = api_listener.local_addr()?;
     policy.bound_to(api_addr);
+    let https = api_tls.is_some();
     info!(addr = %api_addr, "API listening");
-    info!(url = %ui_url(api_addr), "web UI");
+    info!(url = %ui_url(api_addr, https), "web UI");
+    if api::front::exposed_in_clear(api_addr.ip(), https) {
+        warn!(
+            addr = %api_addr,
+            "API listens beyond loopback without TLS: requests cross the network in clear; \
+             set [api] tls_cert and tls_key"
+        );
+    }
     let on_loopback = api_addr.ip().is_loopback();
     match config.auth.mode {
         AuthMode::None if !on_loopback => warn!(
@@ -234,7 +249,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
                     _ = shutdown.cancelled() => {}
                 }
             };
-            api::front::serve(api_listener, backend, policy.front_token(), timeout, stop).await;
+            let token = policy.front_token();
+            api::front::serve(api_listener, backend, token, timeout, api_tls, stop).await;
         });
     }
     // Rocket catches SIGTERM/SIGINT; everything else stops with it.

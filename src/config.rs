@@ -8,6 +8,7 @@
 //! with the same configuration finds the same directory (see
 //! [`Config::load`]).
 
+mod api_tls;
 mod keys;
 
 use std::net::IpAddr;
@@ -94,6 +95,15 @@ pub struct ApiConfig {
     /// (seconds), first or between keep-alive requests, is closed; the same
     /// bound applies to receiving a request body. Default 30.
     pub request_timeout_secs: u64,
+    /// PEM certificate chain (leaf first) the API and web UI serve HTTPS
+    /// with; set together with `tls_key`. A relative path is relative to
+    /// the file that set it (the working directory for the environment).
+    /// Default: none, plain HTTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[auth]`: who may call the API.
@@ -287,6 +297,8 @@ impl Default for ApiConfig {
             cors_origins: Vec::new(),
             reserved_ips: vec![IpAddr::from([169, 254, 169, 254])],
             request_timeout_secs: 30,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -358,7 +370,15 @@ impl Config {
         let mut config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Rejected(keys::from_figment(e)))?;
-        config.data_dir = resolve_data_dir(&figment, file, &config.data_dir)?;
+        config.data_dir = resolve_path(&figment, file, "data_dir", &config.data_dir)?;
+        for (key, path) in [
+            ("api.tls_cert", &mut config.api.tls_cert),
+            ("api.tls_key", &mut config.api.tls_key),
+        ] {
+            if let Some(path) = path {
+                *path = resolve_path(&figment, file, key, path)?;
+            }
+        }
         config.validate().map_err(|e| match e {
             ConfigError::Invalid { key, reason } => {
                 ConfigError::Rejected(vec![keys::locate(&figment, &key, reason)])
@@ -502,6 +522,7 @@ impl Config {
                 "must be an http:// or https:// URL",
             ));
         }
+        self.api.tls_server_config()?;
         if self.dataplane.workers > MAX_WORKERS {
             return Err(invalid(
                 "dataplane.workers".into(),
@@ -529,24 +550,25 @@ impl Config {
     }
 }
 
-/// `data_dir` made absolute against the directory it is relative to: the
-/// file that set it, the working directory for the environment, and for the
-/// default the file in use, if any (so `serve` and `backup` given the same
-/// `--config` agree wherever they run).
-fn resolve_data_dir(
+/// The path at `key` (`data_dir`, `api.tls_cert`) made absolute against the
+/// directory it is relative to: the file that set it, the working directory
+/// for the environment, and for the default the file in use, if any (so
+/// `serve` and `backup` given the same `--config` agree wherever they run).
+fn resolve_path(
     figment: &Figment,
     file: Option<&Path>,
-    data_dir: &Path,
+    key: &str,
+    path: &Path,
 ) -> Result<PathBuf, ConfigError> {
-    if data_dir.is_absolute() {
-        return Ok(data_dir.to_owned());
+    if path.is_absolute() {
+        return Ok(path.to_owned());
     }
     let unusable = |reason: String| ConfigError::Invalid {
-        key: "data_dir".into(),
+        key: key.into(),
         reason,
     };
     let origin = figment
-        .find_metadata("data_dir")
+        .find_metadata(key)
         .map_or(Origin::Default, keys::origin_of);
     let base_file = match origin {
         Origin::File(path) => Some(path),
@@ -565,7 +587,7 @@ fn resolve_data_dir(
             ))
         })?,
     };
-    Ok(base.join(data_dir))
+    Ok(base.join(path))
 }
 
 #[cfg(test)]

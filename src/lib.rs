@@ -45,6 +45,8 @@
 //! - `metrics` — the Prometheus registry behind `/metrics`.
 //! - `limits` — the open-descriptor limit, raised to the hard limit at start.
 //! - `logfmt` — JSON log lines without source paths.
+//! - `tls` — rustls server configurations from PEM (ring, ALPN `http/1.1`),
+//!   shared by the data plane's HTTPS listeners and the API's HTTPS front.
 //! - `sync` — the lock-poisoning policy (every `std` lock recovers).
 //! - `systemd` — sd_notify (READY, STOPPING, watchdog).
 //! - `backup`, `check` — the `ballast backup` and `ballast check` commands.
@@ -57,8 +59,8 @@
 //! driver's networks, metrics, the health checker's last probes, the traffic
 //! history, and the controller's wake-up); `controller ->
 //! store, network, dataplane, health, model`; `health -> dataplane, model`;
-//! `store, network, dataplane -> model`. Nothing imports `api`; `model`
-//! imports nothing. Lints the team agrees on live in `Cargo.toml`'s
+//! `store, network, dataplane -> model`; `config, api, dataplane -> tls`.
+//! Nothing imports `api`; `model` imports nothing. Lints the team agrees on live in `Cargo.toml`'s
 //! `[lints]`; `unsafe_code` is denied here, for the library (a test that
 //! needs a syscall may use `unsafe` with a `// SAFETY:` note).
 #![deny(unsafe_code)]
@@ -80,4 +82,5 @@ pub mod network;
 pub mod store;
 pub mod sync;
 pub mod systemd;
+pub mod tls;
 pub mod ui;

@@ -16,6 +16,12 @@
 //! A request head hyper cannot parse is answered by hyper itself; [`canned`]
 //! puts the API's JSON fault in place of its empty answer.
 //!
+//! With `[api] tls_cert`/`tls_key` the front serves HTTPS ([`tls`]): the
+//! handshake is bounded by the same request timeout, and what follows is the
+//! same HTTP/1.1 service over the decrypted stream (the canned answers are
+//! replaced there too). Rocket hears `X-Forwarded-Proto: https`, so the links
+//! it writes name the scheme the client used.
+//!
 //! On shutdown (Rocket's, which follows SIGTERM) the front stops accepting,
 //! finishes each request in flight with `Connection: close` so a keep-alive
 //! client knows to send its next request elsewhere, and closes idle
@@ -38,14 +44,17 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::policy;
 
 mod canned;
+mod tls;
 
 type Body = BoxBody<Bytes, hyper::Error>;
 
@@ -64,13 +73,15 @@ const HOP_BY_HOP: [&str; 5] = [
 
 /// Serve the API's public socket until `stop` resolves, passing every request
 /// to Rocket at `backend` with `front_token` (the policy's
-/// [`front_token`](policy::ApiPolicy::front_token)). Returns once every
-/// connection has closed (at most [`SHUTDOWN_GRACE`] after `stop`).
+/// [`front_token`](policy::ApiPolicy::front_token)); HTTPS when `tls` is
+/// given, else plain HTTP. Returns once every connection has closed (at most
+/// [`SHUTDOWN_GRACE`] after `stop`).
 pub async fn serve(
     listener: TcpListener,
     backend: SocketAddr,
     front_token: &str,
     request_timeout: Duration,
+    tls: Option<TlsAcceptor>,
     stop: impl Future<Output = ()>,
 ) {
     let Ok(token) = HeaderValue::from_str(front_token) else {
@@ -79,7 +90,7 @@ pub async fn serve(
         warn!("API front token is not a header value; not serving the API");
         return;
     };
-    info!(%backend, "API front forwarding to Rocket");
+    info!(%backend, https = tls.is_some(), "API front forwarding to Rocket");
     let client: Client<HttpConnector, Incoming> = Client::builder(TokioExecutor::new())
         // Rocket keeps its side open; the pool needs no long memory.
         .pool_idle_timeout(Duration::from_secs(30))
@@ -88,6 +99,7 @@ pub async fn serve(
         client,
         backend,
         token,
+        https: tls.is_some(),
         request_timeout,
     });
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -118,32 +130,22 @@ pub async fn serve(
             debug!(%error, "API connection: TCP_NODELAY failed");
         }
         let forward = Arc::clone(&forward);
-        let answers = canned::Answers::default();
-        let io = TokioIo::new(canned::FaultingIo::new(stream, answers.clone()));
-        let service = hyper::service::service_fn(move |req| {
-            let forward = Arc::clone(&forward);
-            let answers = answers.clone();
-            async move {
-                let response = forward.call(req, peer).await;
-                answers.handed();
-                Ok::<_, std::convert::Infallible>(response)
-            }
-        });
-        let conn = http.serve_connection(io, service);
+        let http = http.clone();
         let closing = closing.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                _ = closing.cancelled() => {
-                    // Idle: closes now. Busy: the response in flight goes
-                    // out with `Connection: close`, then the connection ends.
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            match tls {
+                None => serve_connection(&http, stream, peer, forward, &closing).await,
+                Some(acceptor) => {
+                    let stream = tokio::select! {
+                        stream = tls::accept(&acceptor, stream, peer, request_timeout) => stream,
+                        // Shutting down: a handshake in progress has no request to finish.
+                        _ = closing.cancelled() => None,
+                    };
+                    if let Some(stream) = stream {
+                        serve_connection(&http, stream, peer, forward, &closing).await;
+                    }
                 }
-            };
-            if let Err(error) = result {
-                debug!(%peer, %error, "API connection ended");
             }
         });
     }
@@ -156,12 +158,59 @@ pub async fn serve(
     .await;
 }
 
+/// Serve HTTP/1.1 on one client connection (plain or decrypted) until it
+/// ends, or until `closing` and its request in flight is answered.
+async fn serve_connection<S>(
+    http: &hyper::server::conn::http1::Builder,
+    stream: S,
+    peer: SocketAddr,
+    forward: Arc<Forward>,
+    closing: &CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let answers = canned::Answers::default();
+    let io = TokioIo::new(canned::FaultingIo::new(stream, answers.clone()));
+    let service = hyper::service::service_fn(move |req| {
+        let forward = Arc::clone(&forward);
+        let answers = answers.clone();
+        async move {
+            let response = forward.call(req, peer).await;
+            answers.handed();
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let conn = http.serve_connection(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = closing.cancelled() => {
+            // Idle: closes now. Busy: the response in flight goes
+            // out with `Connection: close`, then the connection ends.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(error) = result {
+        debug!(%peer, %error, "API connection ended");
+    }
+}
+
+/// Whether an API bound to `addr` carries requests and their credentials
+/// across the network in clear: beyond loopback (`0.0.0.0` included), without
+/// TLS. Start-up warns when it does.
+pub fn exposed_in_clear(addr: std::net::IpAddr, tls: bool) -> bool {
+    !tls && !addr.to_canonical().is_loopback()
+}
+
 /// Passes requests to Rocket.
 struct Forward {
     client: Client<HttpConnector, Incoming>,
     backend: SocketAddr,
     /// The value of [`policy::FRONT_HEADER`] Rocket expects.
     token: HeaderValue,
+    /// Whether clients reach the front over TLS.
+    https: bool,
     request_timeout: Duration,
 }
 
@@ -179,6 +228,13 @@ impl Forward {
         };
         *req.uri_mut() = uri;
         vouch(req.headers_mut(), peer, &self.token);
+        if self.https {
+            // The scheme the client used, for the links Rocket writes; over
+            // plain HTTP a client's own value stays (a TLS proxy in front of
+            // Ballast sets it).
+            req.headers_mut()
+                .insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        }
         match tokio::time::timeout(self.request_timeout, self.client.request(req)).await {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
@@ -279,5 +335,17 @@ mod tests {
         assert_eq!(all("x-real-ip"), [HeaderValue::from_static("192.0.2.4")]);
         assert_eq!(all(policy::FRONT_HEADER), std::slice::from_ref(&token));
         assert!(headers.get(header::CONNECTION).is_none());
+    }
+
+    #[test]
+    fn only_a_plain_listener_beyond_loopback_is_exposed_in_clear() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        for beyond in ["0.0.0.0", "::", "192.0.2.7", "2001:db8::1"] {
+            assert!(exposed_in_clear(ip(beyond), false), "{beyond}");
+            assert!(!exposed_in_clear(ip(beyond), true), "{beyond} with TLS");
+        }
+        for loopback in ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"] {
+            assert!(!exposed_in_clear(ip(loopback), false), "{loopback}");
+        }
     }
 }

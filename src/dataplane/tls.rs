@@ -8,44 +8,27 @@
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::spec::TlsMaterial;
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// An acceptor for `material`; the error says what is wrong with the PEM
-/// (never echoing it).
+/// (never echoing it). The parsing is the crate's shared [`crate::tls`].
 pub fn acceptor(material: &TlsMaterial) -> Result<TlsAcceptor, String> {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(material.certificate_chain_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("certificate chain: {e}"))?;
-    if certs.is_empty() {
-        return Err("certificate chain: no CERTIFICATE block".into());
-    }
-    let key = PrivateKeyDer::from_pem_slice(material.private_key_pem.as_bytes())
-        .map_err(|e| format!("private key: {e}"))?;
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("certificate and key: {e}"))?;
-    // Terminated connections are served by the HTTP/1.1 proxy.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    crate::tls::server_config(
+        material.certificate_chain_pem.as_bytes(),
+        material.private_key_pem.as_bytes(),
+    )
+    .map(|config| TlsAcceptor::from(Arc::new(config)))
+    .map_err(|e| e.to_string())
 }
 
 /// A connector for HTTPS members that accepts any member certificate.
 pub fn member_connector() -> TlsConnector {
-    let provider = provider();
+    let provider = crate::tls::provider();
     let algorithms = provider.signature_verification_algorithms;
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -527,11 +527,19 @@ pub fn pending_objects(b: &Ballast) -> Vec<String> {
 /// not JSON). For requests the typed helpers cannot write (other media
 /// types, foreign `Host` headers, CORS preflights).
 pub fn raw_exchange(addr: SocketAddr, request: &str) -> (u16, String, Value) {
-    use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
+    exchange_over(&mut stream, request)
+}
+
+/// [`raw_exchange`] over a stream already open (a TLS session, say): send
+/// `request` as written, read until the server closes, and parse the answer.
+pub fn exchange_over(
+    stream: &mut (impl std::io::Read + std::io::Write),
+    request: &str,
+) -> (u16, String, Value) {
     stream.write_all(request.as_bytes()).expect("write");
     let mut buf = Vec::new();
     let _ = stream.read_to_end(&mut buf); // a reset after a full answer is fine

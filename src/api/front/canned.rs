@@ -160,8 +160,9 @@ impl<S> FaultingIo<S> {
     }
 }
 
-/// The whole response for a canned answer: the API's fault, closing.
-fn fault_response(code: u16, message: &str) -> Vec<u8> {
+/// The whole response for a canned answer (or any answer the front writes
+/// before hyper runs): the API's fault, closing.
+pub(super) fn fault_response(code: u16, message: &str) -> Vec<u8> {
     let status = rocket::http::Status::new(code);
     let (_, (_, body)) = super::super::error::fault(status, message);
     let mut out = format!(
