@@ -334,7 +334,14 @@ fn bad_tls_files_stop_start_up_naming_the_key_and_the_file() {
 fn a_plain_listener_on_every_address_warns_at_start() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let options = Options {
-        env: vec![("BALLAST_API__ADDRESS".into(), "0.0.0.0".into())],
+        env: vec![
+            ("BALLAST_API__ADDRESS".into(), "0.0.0.0".into()),
+            // `none` beyond loopback must be allowed explicitly (issue 16).
+            (
+                "BALLAST_AUTH__ALLOW_NONE_BEYOND_LOOPBACK".into(),
+                "true".into(),
+            ),
+        ],
         ..Options::default()
     };
     let mut b = Ballast::spawn_unready(tmp.path(), &fresh_cidr(), options);
