@@ -1,4 +1,5 @@
-//! Ballast: a single-host load balancer with the OpenStack Octavia v1 API.
+//! Ballast: a single-host load balancer with the OpenStack Octavia v1 and v2
+//! APIs and a built-in Keystone v3 subset.
 //!
 //! # Layout
 //! - `model` — typed ids, statuses, protocols, job kinds, listener counters and
