@@ -285,11 +285,7 @@ async fn update(state: Api<'_>, id: &str, body: Body<Value>) -> ApiResult<Json<V
         shape::parse_wrapped(body.into_inner()?, "loadbalancer", UNSUPPORTED)?;
     let name = req.name.map_text("name")?;
     let description = req.description.map_text("description")?;
-    let tags = match req.tags {
-        Patch::Absent => None,
-        Patch::Null => Some(Vec::new()),
-        Patch::Value(t) => Some(shape::tags(Some(t))?),
-    };
+    let tags = shape::tags_update(req.tags)?;
     let out = state
         .write(move |tx| {
             let mut lb = find(tx, id)?;
