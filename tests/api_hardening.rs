@@ -425,9 +425,23 @@ fn silent_dribbling_and_idle_api_connections_are_closed_after_the_request_timeou
 
 #[test]
 fn on_sigterm_a_request_in_flight_is_answered_with_connection_close() {
-    let b = Ballast::start();
+    let tmp = tempfile::tempdir().unwrap();
+    // The front's per-request debug line tells when it has parsed the head:
+    // only then is the request in flight rather than the connection idle.
+    let b = Ballast::start_in(
+        tmp.path(),
+        &fresh_cidr(),
+        Options {
+            env: vec![(
+                "RUST_LOG".into(),
+                "info,rocket=warn,ballast::api::front=debug".into(),
+            )],
+            ..Options::default()
+        },
+    );
     let body = json!({"vip": {"network_id": b.network_id()}}).to_string();
     let mut s = TcpStream::connect(b.api).unwrap();
+    let forwarding = format!("peer={}", s.local_addr().unwrap());
     // The head and half the body now; the rest once shutdown has begun.
     let (first, rest) = body.split_at(body.len() / 2);
     write!(
@@ -438,6 +452,13 @@ fn on_sigterm_a_request_in_flight_is_answered_with_connection_close() {
         body.len()
     )
     .unwrap();
+    common::wait_until(Duration::from_secs(10), "the POST is in flight", || {
+        b.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("API request forwarding") && l.contains(&forwarding))
+    });
     let pid = b.child.as_ref().unwrap().id();
     assert!(
         std::process::Command::new("kill")

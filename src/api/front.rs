@@ -226,6 +226,9 @@ impl Forward {
             Ok(uri) if path.starts_with('/') => uri,
             _ => return fault(StatusCode::BAD_REQUEST, "request target must be a path"),
         };
+        // Per request, so debug: the head is parsed and the request is now in
+        // flight (a test waits for this line before it begins shutdown).
+        debug!(%peer, method = %req.method(), "API request forwarding");
         *req.uri_mut() = uri;
         vouch(req.headers_mut(), peer, &self.token);
         if self.https {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::list::{ListSpec, QueryPairs, Row, respond};
 use super::members::pool_and_project;
 use super::shape::{
-    BaseUrl, Int, id_list, parse_wrapped, tags, timestamp, timestamp_opt, unsupported,
+    BaseUrl, Int, id_list, parse_wrapped, tags, tags_update, timestamp, timestamp_opt, unsupported,
 };
 use crate::api::auth::Api;
 use crate::api::error::{ApiError, ApiResult};
@@ -442,10 +442,8 @@ fn apply_update(req: UpdateMonitor, h: &mut HealthMonitor) -> ApiResult<()> {
         Patch::Null => h.name = None,
         Patch::Value(n) => h.name = validate::text("name", Some(n))?,
     }
-    match req.tags {
-        Patch::Absent => {}
-        Patch::Null => h.tags = Vec::new(),
-        Patch::Value(t) => h.tags = tags(Some(t))?,
+    if let Some(t) = tags_update(req.tags)? {
+        h.tags = t;
     }
     apply(v1, h, Vec::new())
 }

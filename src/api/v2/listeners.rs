@@ -156,10 +156,16 @@ fn certificate_ref(raw: &str) -> ApiResult<CertificateId> {
 
 /// The listener `id`, under a load balancer v2 can see, or 404.
 pub fn find(conn: &rusqlite::Connection, id: ListenerId) -> ApiResult<Listener> {
-    let l = store::listeners::find(conn, id)?.ok_or_else(|| ApiError::not_found("Listener", id))?;
-    super::load_balancers::find(conn, l.load_balancer_id)
-        .map_err(|_| ApiError::not_found("Listener", id))?;
-    Ok(l)
+    lookup(conn, id)?.ok_or_else(|| ApiError::not_found("Listener", id))
+}
+
+/// The listener `id` if v2 can see its load balancer; `None` when either is
+/// absent, a store failure as the error.
+pub fn lookup(conn: &rusqlite::Connection, id: ListenerId) -> ApiResult<Option<Listener>> {
+    let Some(l) = store::listeners::find(conn, id)? else {
+        return Ok(None);
+    };
+    Ok(super::load_balancers::lookup(conn, l.load_balancer_id)?.map(|_| l))
 }
 
 /// The v2 body of a listener; `project_id` is its load balancer's.
@@ -261,7 +267,7 @@ async fn index(state: Api<'_>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<V
         .read(move |conn| {
             let mut rows = Vec::new();
             for l in store::listeners::list_all(conn)? {
-                if super::load_balancers::find(conn, l.load_balancer_id).is_ok() {
+                if super::load_balancers::lookup(conn, l.load_balancer_id)?.is_some() {
                     rows.push(
                         Row::new(body(conn, &l)?)
                             .with_hidden("loadbalancer_id", l.load_balancer_id.to_string()),
@@ -395,11 +401,7 @@ async fn update(state: Api<'_>, id: &str, body: Body<Value>) -> ApiResult<Json<V
     };
     let name = req.name.map_text("name")?;
     let description = req.description.map_text("description")?;
-    let tags = match req.tags {
-        Patch::Absent => None,
-        Patch::Null => Some(Vec::new()),
-        Patch::Value(t) => Some(shape::tags(Some(t))?),
-    };
+    let tags = shape::tags_update(req.tags)?;
     let out = state
         .write(move |tx| {
             let mut l = find(tx, id)?;

@@ -103,10 +103,15 @@ struct UpdateLoadBalancer {
 /// The load balancer `id` as v2 sees it: a DELETED one, or one of a project
 /// the request may not see, is gone (404).
 pub fn find(conn: &rusqlite::Connection, id: LoadBalancerId) -> ApiResult<LoadBalancer> {
-    store::load_balancers::get(conn, id)?
+    lookup(conn, id)?.ok_or_else(|| ApiError::not_found("Load Balancer", id))
+}
+
+/// The load balancer `id` if v2 can see it (not deleted, of a project the
+/// request may see); `None` when absent, a store failure as the error.
+pub fn lookup(conn: &rusqlite::Connection, id: LoadBalancerId) -> ApiResult<Option<LoadBalancer>> {
+    Ok(store::load_balancers::get(conn, id)?
         .filter(|lb| lb.provisioning_status != ProvisioningStatus::Deleted)
-        .filter(crate::api::lookup::visible)
-        .ok_or_else(|| ApiError::not_found("Load Balancer", id))
+        .filter(crate::api::lookup::visible))
 }
 
 /// The v2 body of a load balancer.
@@ -280,11 +285,7 @@ async fn update(state: Api<'_>, id: &str, body: Body<Value>) -> ApiResult<Json<V
         shape::parse_wrapped(body.into_inner()?, "loadbalancer", UNSUPPORTED)?;
     let name = req.name.map_text("name")?;
     let description = req.description.map_text("description")?;
-    let tags = match req.tags {
-        Patch::Absent => None,
-        Patch::Null => Some(Vec::new()),
-        Patch::Value(t) => Some(shape::tags(Some(t))?),
-    };
+    let tags = shape::tags_update(req.tags)?;
     let out = state
         .write(move |tx| {
             let mut lb = find(tx, id)?;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::list::{ListSpec, QueryPairs, Row, respond};
 use super::shape::{
-    BaseUrl, Int, parse_wrapped, refuse_unsupported, tags, timestamp, timestamp_opt,
+    BaseUrl, Int, parse_wrapped, refuse_unsupported, tags, tags_update, timestamp, timestamp_opt,
 };
 use crate::api::auth::Api;
 use crate::api::error::{ApiError, ApiResult};
@@ -362,10 +362,8 @@ fn apply_update(req: UpdateMember, m: &mut Member) -> ApiResult<()> {
         Patch::Null => m.weight = 1,
         Patch::Value(w) => m.weight = weight(w)?,
     }
-    match req.tags {
-        Patch::Absent => {}
-        Patch::Null => m.tags = Vec::new(),
-        Patch::Value(t) => m.tags = tags(Some(t))?,
+    if let Some(t) = tags_update(req.tags)? {
+        m.tags = t;
     }
     Ok(())
 }

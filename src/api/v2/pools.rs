@@ -220,8 +220,8 @@ fn check_persistence(pool: &Pool) -> ApiResult<()> {
 /// The pool `id`, under a load balancer v2 can see, or 404.
 pub fn find(conn: &rusqlite::Connection, id: PoolId) -> ApiResult<Pool> {
     let p = store::pools::find(conn, id)?.ok_or_else(|| ApiError::not_found("Pool", id))?;
-    super::load_balancers::find(conn, p.load_balancer_id)
-        .map_err(|_| ApiError::not_found("Pool", id))?;
+    super::load_balancers::lookup(conn, p.load_balancer_id)?
+        .ok_or_else(|| ApiError::not_found("Pool", id))?;
     Ok(p)
 }
 
@@ -278,7 +278,7 @@ async fn index(state: Api<'_>, q: QueryPairs, base: BaseUrl) -> ApiResult<Json<V
         .read(move |conn| {
             let mut rows = Vec::new();
             for p in store::pools::list_all(conn)? {
-                if super::load_balancers::find(conn, p.load_balancer_id).is_ok() {
+                if super::load_balancers::lookup(conn, p.load_balancer_id)?.is_some() {
                     rows.push(
                         Row::new(body(conn, &p)?)
                             .with_hidden("loadbalancer_id", p.load_balancer_id.to_string())
@@ -327,7 +327,7 @@ async fn create(state: Api<'_>, body: Body<Value>) -> ApiResult<(Status, Json<Va
     let out = state
         .write(move |tx| {
             let listener = match listener_id {
-                Some(l) => Some(super::listeners::find(tx, l).map_err(|_| {
+                Some(l) => Some(super::listeners::lookup(tx, l)?.ok_or_else(|| {
                     ApiError::field("listener_id", format!("listener {l} not found"))
                 })?),
                 None => None,
@@ -412,11 +412,7 @@ async fn update(state: Api<'_>, id: &str, body: Body<Value>) -> ApiResult<Json<V
     };
     let name = req.name.map_text("name")?;
     let description = req.description.map_text("description")?;
-    let tags = match req.tags {
-        Patch::Absent => None,
-        Patch::Null => Some(Vec::new()),
-        Patch::Value(t) => Some(shape::tags(Some(t))?),
-    };
+    let tags = shape::tags_update(req.tags)?;
     let out = state
         .write(move |tx| {
             let mut pool = find(tx, id)?;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::api::error::{ApiError, ApiResult};
+use crate::api::guards::Patch;
 
 /// The provider name Ballast answers to (`provider` fields, refusals).
 pub const PROVIDER: &str = "ballast";
@@ -104,6 +105,16 @@ pub fn tags(value: Option<Vec<String>>) -> ApiResult<Vec<String>> {
         }
     }
     Ok(tags)
+}
+
+/// Validate the `tags` of an update: `None` leaves them as they are, null
+/// clears them, a list replaces them (checked as [`tags`] does).
+pub fn tags_update(value: Patch<Vec<String>>) -> ApiResult<Option<Vec<String>>> {
+    Ok(match value {
+        Patch::Absent => None,
+        Patch::Null => Some(Vec::new()),
+        Patch::Value(t) => Some(tags(Some(t))?),
+    })
 }
 
 /// An integer that may arrive as a JSON number or as a string of digits
