@@ -3,18 +3,36 @@
 //! with half-close: one side's EOF shuts down writing towards the other while
 //! the opposite direction keeps flowing. A side that makes no progress for
 //! its data timeout closes the relay (see `sweep`).
+//!
+//! Each direction copies through a 16 KiB buffer (HAProxy's size; tokio's
+//! `copy_bidirectional` uses 8 KiB), allocated when its first bytes arrive.
+//! A direction whose read fills the whole buffer is a bulk transfer: it
+//! switches to `splice(2)` through a pipe of its own, so the bytes move
+//! from socket to socket inside the kernel without being copied through
+//! user space (HAProxy's `splice-auto`). Small exchanges never pay for a
+//! pipe's two descriptors; when no pipe can be had (descriptor limit), the
+//! direction keeps copying.
 
-use std::net::SocketAddr;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use nix::fcntl::{OFlag, SpliceFFlags, splice};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tracing::debug;
 
 use super::balance::Tried;
 use super::member_conns::connect_tcp;
 use super::runtime::{ListenerConfig, ListenerShared, MemberLoad};
-use super::stats::CountingIo;
-use super::sweep::{Activity, MemberIo};
+use super::sweep::Activity;
+
+/// Bytes one buffered read may take: HAProxy's buffer size.
+const RELAY_BUFFER: usize = 16 * 1024;
+/// Bytes one splice may move into the pipe: a default pipe's capacity.
+const SPLICE_CHUNK: usize = 64 * 1024;
 
 /// Relay one client connection; returns when both directions are done or
 /// either side fails. With no usable member the client is closed.
@@ -54,10 +72,23 @@ pub(crate) async fn relay(
     };
     let _load = MemberLoad::new(&member.state);
     let (upstream, _outgoing) = upstream;
-    let mut upstream = MemberIo::new(upstream, activity.clone());
-    let mut client = CountingIo::new(client, shared.counters.clone(), activity.clone());
+    let counters = &shared.counters;
+    let to_member = pump(&client, &upstream, |event| match event {
+        Moved::Read(n) => {
+            counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+            activity.client_progress();
+        }
+        Moved::Written(_) => activity.member_progress(),
+    });
+    let to_client = pump(&upstream, &client, |event| match event {
+        Moved::Read(_) => activity.member_progress(),
+        Moved::Written(n) => {
+            counters.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+            activity.client_progress();
+        }
+    });
     tokio::select! {
-        r = tokio::io::copy_bidirectional(&mut client, &mut upstream) => match r {
+        r = async { tokio::try_join!(to_member, to_client) } => match r {
             Ok((to_member, to_client)) => {
                 debug!(member_id = %member.id, to_member, to_client, "relay finished")
             }
@@ -67,4 +98,115 @@ pub(crate) async fn relay(
             debug!(member_id = %member.id, "no data within the data timeout; closing");
         }
     }
+}
+
+/// What one direction of a relay just did, for its counters and timeouts.
+enum Moved {
+    /// Bytes taken from the source.
+    Read(usize),
+    /// Bytes handed to the destination.
+    Written(usize),
+}
+
+/// Copies `src` to `dst` until `src`'s EOF, then shuts down writing on
+/// `dst` (half-close); returns the bytes moved. Buffered until a read fills
+/// the buffer, then spliced (see the module docs).
+async fn pump(src: &TcpStream, dst: &TcpStream, mut moved: impl FnMut(Moved)) -> io::Result<u64> {
+    let mut total = 0u64;
+    let mut buf = Vec::new();
+    let pipe = loop {
+        src.readable().await?;
+        if buf.is_empty() {
+            // Allocated once there are bytes to move: an idle relay holds none.
+            buf = vec![0; RELAY_BUFFER];
+        }
+        let n = match src.try_read(&mut buf) {
+            Ok(0) => return finish(dst, total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        };
+        moved(Moved::Read(n));
+        write_all(dst, &buf[..n], &mut moved).await?;
+        total += n as u64;
+        if n == buf.len()
+            && let Ok(pipe) = Pipe::new()
+        {
+            break pipe;
+        }
+    };
+    drop(buf);
+    loop {
+        // The pipe is empty here, so a splice into it that would block
+        // means the socket has nothing to read (never a full pipe).
+        let n = src
+            .async_io(Interest::READABLE, || pipe.fill_from(src))
+            .await?;
+        if n == 0 {
+            return finish(dst, total);
+        }
+        moved(Moved::Read(n));
+        let mut left = n;
+        while left > 0 {
+            let m = dst
+                .async_io(Interest::WRITABLE, || pipe.drain_to(dst, left))
+                .await?;
+            left -= m;
+            moved(Moved::Written(m));
+        }
+        total += n as u64;
+    }
+}
+
+async fn write_all(
+    dst: &TcpStream,
+    mut bytes: &[u8],
+    moved: &mut impl FnMut(Moved),
+) -> io::Result<()> {
+    while !bytes.is_empty() {
+        dst.writable().await?;
+        match dst.try_write(bytes) {
+            Ok(n) => {
+                moved(Moved::Written(n));
+                bytes = &bytes[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn finish(dst: &TcpStream, total: u64) -> io::Result<u64> {
+    match socket2::SockRef::from(dst).shutdown(Shutdown::Write) {
+        // The peer may be gone already; the other direction reports that.
+        Ok(()) | Err(_) => Ok(total),
+    }
+}
+
+/// A non-blocking pipe that carries one direction's bytes between sockets.
+struct Pipe {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl Pipe {
+    fn new() -> io::Result<Self> {
+        let (read, write) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
+        Ok(Self { read, write })
+    }
+
+    /// Moves what `src` holds (up to a pipe's worth) into the pipe.
+    fn fill_from(&self, src: &TcpStream) -> io::Result<usize> {
+        Ok(splice(src, None, &self.write, None, SPLICE_CHUNK, flags())?)
+    }
+
+    /// Moves up to `len` bytes from the pipe to `dst`.
+    fn drain_to(&self, dst: &TcpStream, len: usize) -> io::Result<usize> {
+        Ok(splice(&self.read, None, dst, None, len, flags())?)
+    }
+}
+
+fn flags() -> SpliceFFlags {
+    SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK
 }
