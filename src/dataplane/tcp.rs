@@ -164,13 +164,15 @@ async fn write_all(
     moved: &mut impl FnMut(Moved),
 ) -> io::Result<()> {
     while !bytes.is_empty() {
-        dst.writable().await?;
+        // Written first, waited for only when full: a socket is writable
+        // nearly always, and `try_write` makes no syscall when tokio knows
+        // it is not.
         match dst.try_write(bytes) {
             Ok(n) => {
                 moved(Moved::Written(n));
                 bytes = &bytes[n..];
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => dst.writable().await?,
             Err(e) => return Err(e),
         }
     }

@@ -3,7 +3,9 @@
 //! re-encrypt towards HTTPS members, which does not verify the member's
 //! certificate (members sit on the operator's own network, as in Octavia).
 //!
-//! Only the ring provider is used; nothing here logs key material.
+//! Only the ring provider is used; nothing here logs key material. The
+//! acceptor (and its ticket keys) is built once per certificate and reused
+//! by every connection and every unchanged configuration push.
 
 use std::sync::Arc;
 
@@ -38,6 +40,10 @@ pub fn acceptor(material: &TlsMaterial) -> Result<TlsAcceptor, String> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| format!("certificate and key: {e}"))?;
+    // Session resumption by stateless tickets (HAProxy's and OpenSSL's
+    // default): a returning client skips the signature and key exchange,
+    // and no per-session state is held here. Keys rotate every 6 hours.
+    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| format!("tickets: {e}"))?;
     // Terminated connections are served by the HTTP/1.1 proxy.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
