@@ -10,14 +10,15 @@
 //! switches to `splice(2)` through a pipe of its own, so the bytes move
 //! from socket to socket inside the kernel without being copied through
 //! user space (HAProxy's `splice-auto`). Small exchanges never pay for a
-//! pipe's two descriptors; when no pipe can be had (descriptor limit), the
-//! direction keeps copying.
+//! pipe's two descriptors; when no pipe can be had (a quarter of the
+//! connection cap in pipes already, as HAProxy's default `maxpipes`, or the
+//! descriptor limit), the direction keeps copying.
 
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::fcntl::{OFlag, SpliceFFlags, splice};
 use tokio::io::Interest;
@@ -73,14 +74,18 @@ pub(crate) async fn relay(
     let _load = MemberLoad::new(&member.state);
     let (upstream, _outgoing) = upstream;
     let counters = &shared.counters;
-    let to_member = pump(&client, &upstream, |event| match event {
+    let pipes = PipeBudget {
+        open: &shared.ctx.pipes,
+        max: shared.ctx.max_connections / 4,
+    };
+    let to_member = pump(&client, &upstream, &pipes, |event| match event {
         Moved::Read(n) => {
             counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
             activity.client_progress();
         }
         Moved::Written(_) => activity.member_progress(),
     });
-    let to_client = pump(&upstream, &client, |event| match event {
+    let to_client = pump(&upstream, &client, &pipes, |event| match event {
         Moved::Read(_) => activity.member_progress(),
         Moved::Written(n) => {
             counters.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
@@ -111,7 +116,12 @@ enum Moved {
 /// Copies `src` to `dst` until `src`'s EOF, then shuts down writing on
 /// `dst` (half-close); returns the bytes moved. Buffered until a read fills
 /// the buffer, then spliced (see the module docs).
-async fn pump(src: &TcpStream, dst: &TcpStream, mut moved: impl FnMut(Moved)) -> io::Result<u64> {
+async fn pump(
+    src: &TcpStream,
+    dst: &TcpStream,
+    pipes: &PipeBudget<'_>,
+    mut moved: impl FnMut(Moved),
+) -> io::Result<u64> {
     let mut total = 0u64;
     let mut buf = Vec::new();
     let pipe = loop {
@@ -130,7 +140,7 @@ async fn pump(src: &TcpStream, dst: &TcpStream, mut moved: impl FnMut(Moved)) ->
         write_all(dst, &buf[..n], &mut moved).await?;
         total += n as u64;
         if n == buf.len()
-            && let Ok(pipe) = Pipe::new()
+            && let Some(pipe) = Pipe::new(pipes)
         {
             break pipe;
         }
@@ -186,16 +196,40 @@ fn finish(dst: &TcpStream, total: u64) -> io::Result<u64> {
     }
 }
 
-/// A non-blocking pipe that carries one direction's bytes between sockets.
-struct Pipe {
-    read: OwnedFd,
-    write: OwnedFd,
+/// The process-wide count of relay pipes and its bound.
+struct PipeBudget<'a> {
+    open: &'a AtomicUsize,
+    max: usize,
 }
 
-impl Pipe {
-    fn new() -> io::Result<Self> {
-        let (read, write) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
-        Ok(Self { read, write })
+/// A non-blocking pipe that carries one direction's bytes between sockets,
+/// counted in its budget while it lives.
+struct Pipe<'a> {
+    read: OwnedFd,
+    write: OwnedFd,
+    budget: &'a PipeBudget<'a>,
+}
+
+impl<'a> Pipe<'a> {
+    /// A pipe, unless the budget is spent or the kernel refuses one.
+    fn new(budget: &'a PipeBudget<'a>) -> Option<Self> {
+        let open = budget.open.fetch_add(1, Ordering::Relaxed);
+        let pipe = if open < budget.max {
+            nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC).ok()
+        } else {
+            None
+        };
+        match pipe {
+            Some((read, write)) => Some(Self {
+                read,
+                write,
+                budget,
+            }),
+            None => {
+                budget.open.fetch_sub(1, Ordering::Relaxed);
+                None
+            }
+        }
     }
 
     /// Moves what `src` holds (up to a pipe's worth) into the pipe.
@@ -209,6 +243,32 @@ impl Pipe {
     }
 }
 
+impl Drop for Pipe<'_> {
+    fn drop(&mut self) {
+        self.budget.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 fn flags() -> SpliceFFlags {
     SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipes_stop_at_their_budget_and_come_back_when_dropped() {
+        let open = AtomicUsize::new(0);
+        let budget = PipeBudget {
+            open: &open,
+            max: 1,
+        };
+        let first = Pipe::new(&budget).expect("the first pipe is within budget");
+        assert!(Pipe::new(&budget).is_none(), "over budget: keep copying");
+        assert_eq!(open.load(Ordering::Relaxed), 1);
+        drop(first);
+        assert_eq!(open.load(Ordering::Relaxed), 0);
+        assert!(Pipe::new(&budget).is_some());
+    }
 }
