@@ -17,6 +17,8 @@
 #   THREADS=1 ROUNDS=5 DURATION=3s bench/dataplane.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 THREADS=${THREADS:-1}
 DURATION=${DURATION:-3s}
@@ -87,39 +89,9 @@ start_ballast() { # vip name → pid
 HA_PID=$(start_haproxy $HA_VIP haproxy); PIDS+=($HA_PID)
 BA_PID=$(start_ballast $BA_VIP ballast); PIDS+=($BA_PID)
 
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on $1:$2" >&2; exit 1
-}
 for a in "127.0.0.1 $M1" "127.0.0.1 $M2" "$HA_VIP $HTTP_PORT" "$HA_VIP $TCP_PORT" \
          "$BA_VIP $HTTP_PORT" "$BA_VIP $TCP_PORT"; do wait_port $a; done
 
-# wrk → "req/s p99_ms transfer_MiB/s requests"
-run_wrk() { # conns url
-    local out
-    out=$(wrk -t1 -c"$1" -d"$DURATION" --latency "$2")
-    local rps p99 xfer n
-    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out")
-    xfer=$(awk '/^Transfer\/sec/ {v=$2; if (v ~ /GB$/) {sub(/GB/,"",v); v=v*1024} else if (v ~ /MB$/) {sub(/MB/,"",v)} else if (v ~ /KB$/) {sub(/KB/,"",v); v=v/1024}; print v}' <<<"$out")
-    n=$(awk '/requests in/ {print $1}' <<<"$out")
-    echo "$rps $p99 $xfer $n"
-}
-cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; } # user, kernel
-# One wrk run against one proxy, appended to $WORK/runs as
-# "measure proxy round req/s p99_ms MiB/s user_us/request kernel_us/request".
-measure_one() { # measure proxy round pid conns url
-    local u0 k0 u1 k1 rps p99 xfer n
-    read -r u0 k0 <<<"$(cpu_ticks "$4")"
-    read -r rps p99 xfer n <<<"$(run_wrk "$5" "$6")"
-    read -r u1 k1 <<<"$(cpu_ticks "$4")"
-    local tick_us=$((1000000 / $(getconf CLK_TCK)))
-    echo "$1 $2 $3 $rps $p99 $xfer $(awk -v u=$((u1 - u0)) -v k=$((k1 - k0)) -v n="$n" -v t="$tick_us" \
-        'BEGIN {if (n > 0) printf "%.2f %.2f", u * t / n, k * t / n; else print "0 0"}')" >> "$WORK/runs"
-}
 measure() { # measure conns path port
     for r in $(seq "$ROUNDS"); do
         if (( r % 2 )); then

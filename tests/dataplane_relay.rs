@@ -246,3 +246,43 @@ async fn tls_terminates_with_the_listener_certificate_and_reencrypts_to_https_me
     let err = dp.apply(lb(vip(19), vec![bad])).await.unwrap_err();
     assert!(matches!(err, DataPlaneError::Tls { .. }), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_tls_client_resumes_its_session() {
+    install_provider();
+    let ip = vip(20);
+    let port = free_port(ip);
+    let h = http_member("resumed").await;
+    let mut l = listener(
+        Protocol::Https,
+        port,
+        round_robin(Protocol::Http, vec![h.spec(1)]),
+    );
+    l.tls = Some(self_signed_material());
+    let dp = data_plane();
+    dp.apply(lb(ip, vec![l])).await.unwrap();
+    // One connector, so one client session cache, for both connections.
+    let connector = ballast::dataplane::member_tls_connector();
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let tcp = TcpStream::connect((ip, port)).await.unwrap();
+        let mut tls = connector
+            .connect(rustls::pki_types::ServerName::IpAddress(ip.into()), tcp)
+            .await
+            .unwrap();
+        kinds.push(tls.get_ref().1.handshake_kind());
+        // TLS 1.3 tickets come after the handshake: read the whole answer
+        // so they are in the client's cache before the next connection.
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(DEADLINE, tls.read_to_end(&mut answer))
+            .await
+            .expect("the answer comes")
+            .unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    }
+    use rustls::HandshakeKind::{Full, Resumed};
+    assert_eq!(kinds, vec![Some(Full), Some(Resumed)]);
+}

@@ -3,7 +3,9 @@
 //! re-encrypt towards HTTPS members, which does not verify the member's
 //! certificate (members sit on the operator's own network, as in Octavia).
 //!
-//! Only the ring provider is used; nothing here logs key material.
+//! Only the ring provider is used; nothing here logs key material. The
+//! acceptor (and its ticket keys) is built once per certificate and reused
+//! by every connection and every unchanged configuration push.
 
 use std::sync::Arc;
 
@@ -18,12 +20,16 @@ use super::spec::TlsMaterial;
 /// An acceptor for `material`; the error says what is wrong with the PEM
 /// (never echoing it). The parsing is the crate's shared [`crate::tls`].
 pub fn acceptor(material: &TlsMaterial) -> Result<TlsAcceptor, String> {
-    crate::tls::server_config(
+    let mut config = crate::tls::server_config(
         material.certificate_chain_pem.as_bytes(),
         material.private_key_pem.as_bytes(),
     )
-    .map(|config| TlsAcceptor::from(Arc::new(config)))
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    // Session resumption by stateless tickets (HAProxy's and OpenSSL's
+    // default): a returning client skips the signature and key exchange,
+    // and no per-session state is held here. Keys rotate every 6 hours.
+    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| format!("tickets: {e}"))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A connector for HTTPS members that accepts any member certificate.
