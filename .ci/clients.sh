@@ -13,6 +13,12 @@ root="${XDG_CACHE_HOME:-$HOME/.cache}/ballast-venv"
 key=$(sha256sum "$req" | cut -c1-16)
 venv="$root/$key"
 
+# Test binaries may run this at the same moment (tests/common/clients.rs
+# installs a missing venv itself): one installs, the others wait.
+mkdir -p "$root"
+exec 9>"$root/.lock"
+flock 9
+
 if [ -f "$venv/.complete" ]; then
   echo "clients: reusing $venv"
 else

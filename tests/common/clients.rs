@@ -14,10 +14,25 @@ use super::Ballast;
 pub const CLOUD: &str = "ballast";
 
 /// The clients' virtualenv: `$BALLAST_CLIENTS_VENV`, else the one
-/// `.ci/clients.sh` last installed (`~/.cache/ballast-venv/current`). Panics
-/// with what to run when it is missing or was installed from another
-/// `tests/clients/requirements.txt`.
+/// `.ci/clients.sh` installs (`~/.cache/ballast-venv/current`), running that
+/// script first when the venv is missing or was installed from another
+/// `tests/clients/requirements.txt` (so `cargo test` alone suffices, as the
+/// browser tests install playwright-core themselves). Panics with what to
+/// run when it still is not there.
 pub fn venv() -> PathBuf {
+    if std::env::var_os("BALLAST_CLIENTS_VENV").is_none() && current_venv().is_err() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/clients.sh");
+        let status = std::process::Command::new("bash")
+            .arg(&script)
+            .status()
+            .expect("run .ci/clients.sh");
+        assert!(status.success(), ".ci/clients.sh failed: {status}");
+    }
+    current_venv().unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// The venv in use and whether it matches `tests/clients/requirements.txt`.
+fn current_venv() -> Result<PathBuf, String> {
     let venv = match std::env::var_os("BALLAST_CLIENTS_VENV") {
         Some(v) => PathBuf::from(v),
         None => {
@@ -32,17 +47,17 @@ pub fn venv() -> PathBuf {
     let wanted = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/requirements.txt");
     let wanted = std::fs::read_to_string(&wanted).expect("read tests/clients/requirements.txt");
     match std::fs::read_to_string(venv.join("requirements.txt")) {
-        Ok(have) if have == wanted && venv.join(".complete").exists() => venv,
-        Ok(_) => panic!(
+        Ok(have) if have == wanted && venv.join(".complete").exists() => Ok(venv),
+        Ok(_) => Err(format!(
             "FAIL: the client virtualenv {} was installed from another \
              tests/clients/requirements.txt: run `bash .ci/clients.sh`",
             venv.display()
-        ),
-        Err(_) => panic!(
+        )),
+        Err(_) => Err(format!(
             "FAIL: no client virtualenv at {} (the openstack CLI, openstacksdk and \
              ansible): run `bash .ci/clients.sh`, or set BALLAST_CLIENTS_VENV",
             venv.display()
-        ),
+        )),
     }
 }
 
