@@ -61,6 +61,9 @@ pub(crate) async fn accept_loop(
             return;
         }
     };
+    // The listening socket is bound to one VIP:port, so every accepted
+    // connection's local address is this one: read once, not per accept.
+    let local = listener.local_addr().ok();
     let cap = shared.ctx.conn_cap.clone();
     let mut backoff = Duration::ZERO;
     loop {
@@ -99,7 +102,9 @@ pub(crate) async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 backoff = Duration::ZERO;
-                spawn_connection(&shared, stream, peer, (permit, global));
+                // One of our own member connections coming back (see `loops`).
+                let looped = local.is_some_and(|local| shared.ctx.loops.is_own(peer, local));
+                spawn_connection(&shared, stream, peer, looped, (permit, global));
             }
             Err(error) => {
                 // EMFILE and friends: back off (doubling up to a second)
@@ -125,6 +130,7 @@ fn spawn_connection(
     shared: &Arc<ListenerShared>,
     stream: TcpStream,
     peer: SocketAddr,
+    looped: bool,
     permit: (Option<OwnedSemaphorePermit>, OwnedSemaphorePermit),
 ) {
     // Best effort: a socket that refuses NODELAY still works.
@@ -168,7 +174,7 @@ fn spawn_connection(
             };
             let hard = shared.ctx.hard.clone();
             tokio::select! {
-                _ = serve(shared, cfg, stream, peer) => {}
+                _ = serve(shared, cfg, stream, peer, looped) => {}
                 _ = hard.cancelled() => debug!("closed at the end of the drain time"),
             }
         }
@@ -189,11 +195,8 @@ async fn serve(
     cfg: Arc<ListenerConfig>,
     stream: TcpStream,
     peer: SocketAddr,
+    looped: bool,
 ) {
-    // One of our own member connections coming back (see `loops`).
-    let looped = stream
-        .local_addr()
-        .is_ok_and(|local| shared.ctx.loops.is_own(peer, local));
     if matches!(cfg.mode, Mode::Tcp) && looped {
         // One of our own member connections: the member leads back here.
         // Closing it ends the loop at its first turn. (HTTP answers 508
