@@ -18,7 +18,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +29,7 @@ use tracing::{Instrument, debug, debug_span, warn};
 use super::runtime::{ListenerConfig, ListenerShared, Mode};
 use super::stats::{ActiveConnection, CountingIo};
 use super::sweep::{self, Activity};
-use super::{http, tcp, workers};
+use super::{http, tcp};
 
 /// Listen backlog; clients over the connection_limit wait here.
 const BACKLOG: i32 = 4096;
@@ -54,16 +56,20 @@ pub(crate) async fn accept_loop(
     shared: Arc<ListenerShared>,
     cancel: CancellationToken,
 ) {
-    let listener = match TcpListener::from_std(listener) {
+    // The listening socket is bound to one VIP:port, so every accepted
+    // connection's local address is this one: read once, not per accept.
+    let local = listener.local_addr().ok();
+    // Accepted through mio, not tokio's `TcpListener`: a connection comes
+    // out registered with no reactor, so the worker that serves it registers
+    // it once (tokio's accept would register it here, and a hand-off to
+    // another worker would then deregister and register it again).
+    let listener = match register(listener) {
         Ok(listener) => listener,
         Err(error) => {
             warn!(listener_id = %shared.id, %error, "cannot register the listening socket");
             return;
         }
     };
-    // The listening socket is bound to one VIP:port, so every accepted
-    // connection's local address is this one: read once, not per accept.
-    let local = listener.local_addr().ok();
     let cap = shared.ctx.conn_cap.clone();
     let mut backoff = Duration::ZERO;
     loop {
@@ -97,10 +103,11 @@ pub(crate) async fn accept_loop(
         let accepted = tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
-            r = listener.accept() => r,
+            r = listener.async_io(Interest::READABLE, mio::net::TcpListener::accept) => r,
         };
         match accepted {
             Ok((stream, peer)) => {
+                let stream = std::net::TcpStream::from(stream);
                 backoff = Duration::ZERO;
                 // One of our own member connections coming back (see `loops`).
                 let looped = local.is_some_and(|local| shared.ctx.loops.is_own(peer, local));
@@ -122,13 +129,24 @@ pub(crate) async fn accept_loop(
     }
 }
 
+/// The listening socket, registered with this worker's reactor for accepts.
+#[allow(unsafe_code)]
+fn register(listener: std::net::TcpListener) -> io::Result<AsyncFd<mio::net::TcpListener>> {
+    let listener = mio::net::TcpListener::from_std(listener);
+    // SAFETY: the `AsyncFd` owns the mio listener, which owns its descriptor
+    // and always returns that same one from `as_raw_fd`; it is closed only
+    // when the listener is dropped, after the `AsyncFd` deregistered it.
+    unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
+        .map_err(io::Error::from)
+}
+
 /// The first and the longest wait after a failed accept.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 fn spawn_connection(
     shared: &Arc<ListenerShared>,
-    stream: TcpStream,
+    stream: std::net::TcpStream,
     peer: SocketAddr,
     looped: bool,
     permit: (Option<OwnedSemaphorePermit>, OwnedSemaphorePermit),
@@ -145,32 +163,18 @@ fn spawn_connection(
     // spread and keeps connection_limit exact (no per-worker backlogs).
     let workers = &shared.ctx.workers;
     let target = shared.next_worker.fetch_add(1, Ordering::Relaxed) % workers.len();
+    // The socket is registered by the worker that serves it, with that
+    // worker's reactor, so its readiness wakes no other thread.
     let worker = workers[target].clone();
-    // The accept loop runs on a worker; a socket handed to another one moves
-    // to that worker's reactor, so its readiness wakes no other thread.
-    let stream = if target == workers::current() {
-        Accepted::Here(stream)
-    } else {
-        match stream.into_std() {
-            Ok(std) => Accepted::Moved(std),
-            Err(error) => {
-                debug!(%error, "cannot hand the connection to a worker");
-                return;
-            }
-        }
-    };
     worker.spawn(
         async move {
             let _held = (tracked, active, permit);
-            let stream = match stream {
-                Accepted::Here(stream) => stream,
-                Accepted::Moved(std) => match TcpStream::from_std(std) {
-                    Ok(stream) => stream,
-                    Err(error) => {
-                        debug!(%error, "cannot register the connection on its worker");
-                        return;
-                    }
-                },
+            let stream = match TcpStream::from_std(stream) {
+                Ok(stream) => stream,
+                Err(error) => {
+                    debug!(%error, "cannot register the connection on its worker");
+                    return;
+                }
             };
             let hard = shared.ctx.hard.clone();
             tokio::select! {
@@ -180,14 +184,6 @@ fn spawn_connection(
         }
         .instrument(span),
     );
-}
-
-/// An accepted client on its way to the worker that serves it.
-enum Accepted {
-    /// Already registered with the serving worker's reactor.
-    Here(TcpStream),
-    /// Deregistered; the serving worker registers it.
-    Moved(std::net::TcpStream),
 }
 
 async fn serve(

@@ -14,13 +14,14 @@
 //! connection cap in pipes already, as HAProxy's default `maxpipes`, or the
 //! descriptor limit), the direction keeps copying.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use nix::fcntl::{OFlag, SpliceFFlags, splice};
+use socket2::SockRef;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tracing::debug;
@@ -78,14 +79,15 @@ pub(crate) async fn relay(
         open: &shared.ctx.pipes,
         max: shared.ctx.max_connections / 4,
     };
-    let to_member = pump(&client, &upstream, &pipes, |event| match event {
+    let ended = AtomicBool::new(false);
+    let to_member = pump(&client, &upstream, &pipes, &ended, |event| match event {
         Moved::Read(n) => {
             counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
             activity.client_progress();
         }
         Moved::Written(_) => activity.member_progress(),
     });
-    let to_client = pump(&upstream, &client, &pipes, |event| match event {
+    let to_client = pump(&upstream, &client, &pipes, &ended, |event| match event {
         Moved::Read(_) => activity.member_progress(),
         Moved::Written(n) => {
             counters.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
@@ -115,11 +117,13 @@ enum Moved {
 
 /// Copies `src` to `dst` until `src`'s EOF, then shuts down writing on
 /// `dst` (half-close); returns the bytes moved. Buffered until a read fills
-/// the buffer, then spliced (see the module docs).
+/// the buffer, then spliced (see the module docs). `ended` is shared by the
+/// relay's two directions (see [`finish`]).
 async fn pump(
     src: &TcpStream,
     dst: &TcpStream,
     pipes: &PipeBudget<'_>,
+    ended: &AtomicBool,
     mut moved: impl FnMut(Moved),
 ) -> io::Result<u64> {
     let mut total = 0u64;
@@ -130,8 +134,8 @@ async fn pump(
             // Allocated once there are bytes to move: an idle relay holds none.
             buf = vec![0; RELAY_BUFFER];
         }
-        let n = match src.try_read(&mut buf) {
-            Ok(0) => return finish(dst, total),
+        let n = match read_drained(src, &mut buf) {
+            Ok(0) => return finish(dst, total, ended),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e),
@@ -153,7 +157,7 @@ async fn pump(
             .async_io(Interest::READABLE, || pipe.fill_from(src))
             .await?;
         if n == 0 {
-            return finish(dst, total);
+            return finish(dst, total, ended);
         }
         moved(Moved::Read(n));
         let mut left = n;
@@ -165,6 +169,28 @@ async fn pump(
             moved(Moved::Written(m));
         }
         total += n as u64;
+    }
+}
+
+/// `try_read`, except that a read which does not fill `buf` also forgets
+/// `src`'s read readiness: such a read emptied the socket's receive queue,
+/// so the next read would only fail with `WouldBlock` (a wasted syscall per
+/// message; tokio's `poll_read` and HAProxy skip it the same way). The
+/// readiness cleared is the one seen before the read, so an edge raised by
+/// bytes arriving meanwhile is kept; a peer's EOF is never cleared.
+fn read_drained(src: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut short = 0;
+    let result = src.try_io(Interest::READABLE, || {
+        let n = (&*SockRef::from(src)).read(buf)?;
+        if 0 < n && n < buf.len() {
+            short = n;
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && short > 0 => Ok(short),
+        other => other,
     }
 }
 
@@ -189,8 +215,16 @@ async fn write_all(
     Ok(())
 }
 
-fn finish(dst: &TcpStream, total: u64) -> io::Result<u64> {
-    match socket2::SockRef::from(dst).shutdown(Shutdown::Write) {
+/// One direction reached its source's EOF with every byte written: shut
+/// down writing on `dst` so its peer sees the EOF too, unless the other
+/// direction ended first. Then both sockets are closed as soon as this
+/// returns, which sends the FIN anyway: the shutdown would be a syscall for
+/// nothing (and both sources are at EOF, so closing resets nothing).
+fn finish(dst: &TcpStream, total: u64, ended: &AtomicBool) -> io::Result<u64> {
+    if ended.swap(true, Ordering::AcqRel) {
+        return Ok(total);
+    }
+    match SockRef::from(dst).shutdown(Shutdown::Write) {
         // The peer may be gone already; the other direction reports that.
         Ok(()) | Err(_) => Ok(total),
     }
