@@ -10,7 +10,14 @@
 # listeners (an ECDSA P-256 and an RSA 2048 certificate, the same files
 # HAProxy serves), each over the three members, round robin. HAProxy also
 # gets a TCP frontend with `option splice-auto`, the second anchor for TCP
-# bulk transfers. Needs: haproxy, nginx, wrk, openssl, curl, python3.
+# bulk transfers. Needs: haproxy, nginx, wrk, openssl, curl, python3 (and
+# cargo, for the TLS client).
+#
+# TLS rows: wrk keeps the session of a closed connection and resumes it on
+# the next one (as h2load does), so its `Connection: close` rate over HTTPS
+# is a rate of resumed handshakes (no certificate, no signature): that is
+# the `tlsresume` row. The full-handshake rows use bench/tlsload, a one-thread
+# rustls client with resumption off, one request per connection.
 #
 # Each row runs ROUNDS times, the proxies back to back in an order that
 # flips every round. The table shows medians and the median of the per-round
@@ -30,7 +37,7 @@ source bench/lib.sh
 THREADS=${THREADS:-2}
 DURATION=${DURATION:-3s}
 ROUNDS=${ROUNDS:-3}
-ROWS=${ROWS:-"http50 http200 tcp50 tcp200 httpbig tcpbig httpclose tcpclose tlsecdsa tlsrsa https50 httpsbig"}
+ROWS=${ROWS:-"http50 http200 tcp50 tcp200 httpbig tcpbig httpclose tcpclose tlsecdsa tlsrsa tlsresume https50 httpsbig"}
 M1=18201 M2=18202 M3=18203
 HA_VIP=127.77.241.1
 HTTP_PORT=18280 TCP_PORT=18281 SPLICE_PORT=18282 ECDSA_PORT=18443 RSA_PORT=18444
@@ -48,6 +55,9 @@ if [[ -z "${BALLAST:-}" ]]; then
     cargo build --release --quiet --bin ballast
     BALLAST=target/release/ballast
 fi
+# The full-handshake client (wrk resumes TLS sessions: see bench/tlsload).
+cargo build --release --quiet --manifest-path bench/tlsload/Cargo.toml --target-dir target/tlsload
+TLSLOAD=target/tlsload/release/tlsload
 
 # Members: one nginx, one worker, three ports; long keep-alive so neither
 # proxy's member connections are recycled during a run.
@@ -226,8 +236,9 @@ for row in $ROWS; do
         tcpbig) measure tcpbig 10 http $TCP_PORT /big splice ;;
         httpclose) measure httpclose 50 http $HTTP_PORT / "" "${CLOSE[@]}" ;;
         tcpclose) measure tcpclose 50 http $TCP_PORT / "" "${CLOSE[@]}" ;;
-        tlsecdsa) measure tlsecdsa 50 https $ECDSA_PORT / "" "${CLOSE[@]}" ;;
-        tlsrsa) measure tlsrsa 50 https $RSA_PORT / "" "${CLOSE[@]}" ;;
+        tlsecdsa) LOAD=run_tlsload measure tlsecdsa 50 https $ECDSA_PORT / "" ;;
+        tlsrsa) LOAD=run_tlsload measure tlsrsa 50 https $RSA_PORT / "" ;;
+        tlsresume) measure tlsresume 50 https $ECDSA_PORT / "" "${CLOSE[@]}" ;;
         https50) measure https50 50 https $ECDSA_PORT / "" ;;
         httpsbig) measure httpsbig 10 https $ECDSA_PORT /big "" ;;
         *) echo "unknown row $row" >&2; exit 1 ;;
@@ -256,8 +267,9 @@ LABELS = {
     "tcpbig": ("TCP 1 MiB bodies, 10 conns", "xfer"),
     "httpclose": ("HTTP Connection: close, 50 conns", "rps"),
     "tcpclose": ("TCP connect-send-close, 50 conns", "rps"),
-    "tlsecdsa": ("TLS 1.3 handshakes, ECDSA P-256", "rps"),
-    "tlsrsa": ("TLS 1.3 handshakes, RSA 2048", "rps"),
+    "tlsecdsa": ("TLS 1.3 full handshakes, ECDSA P-256", "rps"),
+    "tlsrsa": ("TLS 1.3 full handshakes, RSA 2048", "rps"),
+    "tlsresume": ("TLS 1.3 resumed (wrk), ECDSA", "rps"),
     "https50": ("HTTPS keep-alive, 50 conns", "rps"),
     "httpsbig": ("HTTPS 1 MiB bodies, 10 conns", "xfer"),
 }
@@ -269,7 +281,7 @@ def ratio(pairs, who, f):
     r = [p["ballast"][f] / p[who][f] for p in pairs if p[who][f] > 0]
     return median(r) if r else float("nan")
 
-print(f"{'row (median of rounds)':34} {'unit':5} {'haproxy':>8} {'ballast':>8} {'ratio':>6}"
+print(f"{'row (median of rounds)':36} {'unit':5} {'haproxy':>8} {'ballast':>8} {'ratio':>6}"
       f" {'p99 ms H':>9} {'p99 ms B':>9} {'ratio':>6}   CPU us/req user+kernel H -> B")
 seen = []
 for (row, _) in runs:
@@ -285,7 +297,7 @@ for row in seen:
         name = label if anchor == "haproxy" else "  vs HAProxy splice-auto"
         cpu = (f"{med(pairs, anchor, 'user'):.1f}+{med(pairs, anchor, 'kernel'):.1f} -> "
                f"{med(pairs, 'ballast', 'user'):.1f}+{med(pairs, 'ballast', 'kernel'):.1f}")
-        print(f"{name:34} {unit:5} {med(pairs, anchor, f):8.0f} {med(pairs, 'ballast', f):8.0f}"
+        print(f"{name:36} {unit:5} {med(pairs, anchor, f):8.0f} {med(pairs, 'ballast', f):8.0f}"
               f" {ratio(pairs, anchor, f):6.2f} {med(pairs, anchor, 'p99'):9.2f}"
               f" {med(pairs, 'ballast', 'p99'):9.2f} {ratio(pairs, anchor, 'p99'):6.2f}   {cpu}")
 print("ratios are Ballast/HAProxy: throughput higher is better, p99 lower is better;"

@@ -1,5 +1,5 @@
-# Shared by the bench scripts (sourced): wrk runs with the proxy's CPU time
-# per request. Expects WORK (a temp dir whose *.log files are shown when a
+# Shared by the bench scripts (sourced): load runs (wrk, or LOAD=run_tlsload)
+# with the proxy's CPU time per request. Expects WORK (a temp dir whose *.log files are shown when a
 # port never opens).
 
 wait_port() { # host port
@@ -23,6 +23,14 @@ run_wrk() { # conns url [wrk args]
     echo "$rps $p99 $xfer $n"
 }
 
+# bench/tlsload → the same four figures, for full TLS handshakes (one
+# request per connection, no session resumption; see its source). TLSLOAD is
+# its binary.
+run_tlsload() { # conns https://ip:port/path
+    local rest=${2#https://}
+    "$TLSLOAD" "$1" "${DURATION%s}" "${rest%%/*}" "/${rest#*/}"
+}
+
 cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; } # user, kernel
 
 # One wrk run against one proxy, appended to $WORK/runs as
@@ -30,7 +38,7 @@ cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; } # user, kernel
 measure_one() { # measure proxy round pid conns url [wrk args]
     local u0 k0 u1 k1 rps p99 xfer n
     read -r u0 k0 <<<"$(cpu_ticks "$4")"
-    read -r rps p99 xfer n <<<"$(run_wrk "$5" "$6" "${@:7}")"
+    read -r rps p99 xfer n <<<"$("${LOAD:-run_wrk}" "$5" "$6" "${@:7}")"
     read -r u1 k1 <<<"$(cpu_ticks "$4")"
     local tick_us=$((1000000 / $(getconf CLK_TCK)))
     echo "$1 $2 $3 $rps $p99 $xfer $(awk -v u=$((u1 - u0)) -v k=$((k1 - k0)) -v n="$n" -v t="$tick_us" \
