@@ -171,7 +171,7 @@ fn print_rows(rows: &[Row]) {
 async fn main() -> Result<()> {
     // reqwest is built without a default TLS provider (STACK.md); plain
     // HTTP needs none, but building a client still asks for one.
-    let _ = rustls::crypto::ring::default_provider().install_default(); // Err: already installed
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default(); // Err: already installed
     let args = parse_args()?;
     if args.probe_ready {
         let resp = reqwest::Client::new()

@@ -46,7 +46,7 @@
 //! - `metrics` — the Prometheus registry behind `/metrics`.
 //! - `limits` — the open-descriptor limit, raised to the hard limit at start.
 //! - `logfmt` — JSON log lines without source paths.
-//! - `tls` — rustls server configurations from PEM (ring, ALPN `http/1.1`),
+//! - `tls` — rustls server configurations from PEM (aws-lc-rs, ALPN `http/1.1`),
 //!   shared by the data plane's HTTPS listeners and the API's HTTPS front.
 //! - `sync` — the lock-poisoning policy (every `std` lock recovers).
 //! - `systemd` — sd_notify (READY, STOPPING, watchdog).

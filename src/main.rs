@@ -394,8 +394,8 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config);
-    // ring is the only crypto provider built in; install it before any TLS.
-    let _ = rustls::crypto::ring::default_provider().install_default(); // Err only if already installed.
+    // aws-lc-rs is the only crypto provider built in; install it before any TLS.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default(); // Err only if already installed.
     let result = match cli.command {
         Command::Serve { .. } => ballast::app::serve(config),
         Command::Migrate { .. } => ballast::store::Store::open(&config.data_dir)

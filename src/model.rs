@@ -99,7 +99,7 @@ const LEGACY_NETWORK_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_5a0e_8c1d_4d7e_9a5
 /// still resolve.
 #[derive(Clone)]
 pub struct NetworkNaming {
-    key: ring::hmac::Key,
+    key: aws_lc_rs::hmac::Key,
     legacy: std::collections::BTreeSet<NetworkId>,
 }
 
@@ -118,7 +118,7 @@ impl NetworkNaming {
     /// the `legacy` network ids before network ids were keyed.
     pub fn new(secret: &[u8], legacy: impl IntoIterator<Item = NetworkId>) -> Self {
         Self {
-            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+            key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
             legacy: legacy.into_iter().collect(),
         }
     }
@@ -135,7 +135,7 @@ impl NetworkNaming {
             return legacy;
         }
         // A prefix keeps this use of the key apart from any later one.
-        let tag = ring::hmac::sign(&self.key, format!("network:{name}").as_bytes());
+        let tag = aws_lc_rs::hmac::sign(&self.key, format!("network:{name}").as_bytes());
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&tag.as_ref()[..16]);
         NetworkId(uuid::Builder::from_random_bytes(bytes).into_uuid())

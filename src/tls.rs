@@ -1,5 +1,5 @@
 //! rustls server configurations from PEM: a certificate chain and a private
-//! key become a [`ServerConfig`] on the ring provider with the safe default
+//! key become a [`ServerConfig`] on the aws-lc-rs provider with the safe default
 //! protocol versions and ALPN `http/1.1` (both servers that use it speak
 //! HTTP/1.1 behind TLS). Shared by the data plane's terminating listeners and
 //! the API's HTTPS front, so neither imports the other.
@@ -31,7 +31,7 @@ pub enum PemError {
 
 /// The one crypto provider Ballast uses.
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 /// A server configuration serving `chain_pem` (leaf first) with `key_pem`,
@@ -46,7 +46,7 @@ pub fn server_config(chain_pem: &[u8], key_pem: &[u8]) -> Result<ServerConfig, P
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| PemError::Key(e.to_string()))?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
+        .expect("aws-lc-rs supports the default protocol versions")
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| PemError::Pair(e.to_string()))?;

@@ -57,7 +57,7 @@ fn client_config(root_pem: &str) -> Arc<rustls::ClientConfig> {
         .add(CertificateDer::from_pem_slice(root_pem.as_bytes()).expect("root PEM"))
         .expect("root accepted");
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .expect("ring versions")

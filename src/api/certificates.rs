@@ -88,7 +88,7 @@ fn describe(c: &Certificate) -> ApiResult<CertificateView> {
                 .collect()
         })
         .unwrap_or_default();
-    let digest = ring::digest::digest(&ring::digest::SHA256, der.as_ref());
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
     let fingerprint = digest
         .as_ref()
         .iter()
@@ -124,7 +124,7 @@ fn check_material(cert: &str, key: &str, intermediates: Option<&str>) -> ApiResu
     }
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
         .map_err(|_| ApiError::field("private_key", "must be a PEM private key"))?;
-    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
+    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
         .map_err(|_| ApiError::field("private_key", "is not a supported key type"))?;
     let certified = rustls::sign::CertifiedKey::new(vec![der], signing);
     certified

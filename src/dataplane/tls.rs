@@ -3,7 +3,7 @@
 //! re-encrypt towards HTTPS members, which does not verify the member's
 //! certificate (members sit on the operator's own network, as in Octavia).
 //!
-//! Only the ring provider is used; nothing here logs key material. The
+//! Only the aws-lc-rs provider is used; nothing here logs key material. The
 //! acceptor (and its ticket keys) is built once per certificate and reused
 //! by every connection and every unchanged configuration push.
 
@@ -28,7 +28,8 @@ pub fn acceptor(material: &TlsMaterial) -> Result<TlsAcceptor, String> {
     // Session resumption by stateless tickets (HAProxy's and OpenSSL's
     // default): a returning client skips the signature and key exchange,
     // and no per-session state is held here. Keys rotate every 6 hours.
-    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(|e| format!("tickets: {e}"))?;
+    config.ticketer =
+        rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("tickets: {e}"))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
@@ -38,7 +39,7 @@ pub fn member_connector() -> TlsConnector {
     let algorithms = provider.signature_verification_algorithms;
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
+        .expect("aws-lc-rs supports the default protocol versions")
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAnyMemberCert(algorithms)))
         .with_no_client_auth();

@@ -40,9 +40,9 @@ INSERT INTO legacy_network_ids (network_id)
 
 /// Step 4's hook: a fresh secret from the operating system's generator.
 pub(super) fn record_installation(tx: &Transaction<'_>) -> rusqlite_migration::HookResult {
-    use ring::rand::SecureRandom;
+    use aws_lc_rs::rand::SecureRandom;
     let mut secret = [0u8; SECRET_LEN];
-    ring::rand::SystemRandom::new()
+    aws_lc_rs::rand::SystemRandom::new()
         .fill(&mut secret)
         .map_err(|_| rusqlite_migration::HookError::Hook("no system randomness".into()))?;
     tx.execute(

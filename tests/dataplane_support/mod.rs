@@ -163,7 +163,7 @@ pub fn self_signed() -> (String, String) {
 /// Install ring as the process' rustls provider (reqwest needs one).
 pub fn install_provider() {
     // Err means another test installed it first: fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// An HTTP client that accepts any certificate and sends from `source` when given.

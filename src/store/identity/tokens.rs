@@ -178,7 +178,7 @@ pub struct Token {
 
 /// The stored form of a token: hex SHA-256.
 pub fn token_hash(token: &str) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref())
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref())
 }
 
 /// How long an expired token row is kept (seconds) before it is forgotten;
