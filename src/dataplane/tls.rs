@@ -30,6 +30,12 @@ pub fn acceptor(material: &TlsMaterial) -> Result<TlsAcceptor, String> {
     // and no per-session state is held here. Keys rotate every 6 hours.
     config.ticketer =
         rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("tickets: {e}"))?;
+    // One ticket after a handshake, not rustls' (and OpenSSL's) two: each
+    // costs a key derivation and an encryption on every full handshake, and
+    // a client that wants more for parallel resumptions asks (RFC 9149's
+    // ticket_request, honoured up to `max_tls13_tickets`). Go's default too.
+    config.send_tls13_tickets = 1;
+    config.max_tls13_tickets = 4;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
