@@ -29,6 +29,7 @@
 #   THREADS=2 ROUNDS=3 DURATION=3s bench/full.sh          # ~10 minutes
 #   ROWS="http50 tcpbig" bench/full.sh                     # some rows only
 #   BALLAST=/path/to/ballast bench/full.sh                 # another build
+#   RUNS_OUT=rounds.txt bench/full.sh                      # keep every round's figures
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -245,6 +246,9 @@ for row in $ROWS; do
     esac
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Every round's figures, for a closer look: "row proxy round req/s p99_ms
+# MiB/s user_us kernel_us" per line.
+[[ -n "${RUNS_OUT:-}" ]] && cp "$WORK/runs" "$RUNS_OUT"
 
 python3 - "$WORK/runs" <<'PY'
 import sys
