@@ -28,15 +28,6 @@ IDLE=${IDLE:-5000}
 M1=18101 M2=18102
 HA_VIP=127.77.251.1 BA_VIP=127.77.252.1
 HTTP_PORT=18080 TCP_PORT=18081
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --quiet --example bench_member --example dataplane_bench
 BIN=target/release/examples

@@ -42,15 +42,6 @@ ROWS=${ROWS:-"http50 http200 tcp50 tcp200 httpbig tcpbig httpclose tcpclose tlse
 M1=18201 M2=18202 M3=18203
 HA_VIP=127.77.241.1
 HTTP_PORT=18280 TCP_PORT=18281 SPLICE_PORT=18282 ECDSA_PORT=18443 RSA_PORT=18444
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 if [[ -z "${BALLAST:-}" ]]; then
     cargo build --release --quiet --bin ballast

@@ -1,6 +1,17 @@
-# Shared by the bench scripts (sourced): load runs (wrk, or LOAD=run_tlsload)
-# with the proxy's CPU time per request. Expects WORK (a temp dir whose *.log files are shown when a
-# port never opens).
+# Shared by the bench scripts (sourced): a work dir removed on exit with the
+# processes started into PIDS, and load runs (wrk, or LOAD=run_tlsload) with
+# the proxy's CPU time per request. wait_port shows the work dir's *.log
+# files when a port never opens.
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 wait_port() { # host port
     for _ in $(seq 100); do

@@ -33,7 +33,7 @@ pub fn acceptor(material: &TlsMaterial) -> Result<TlsAcceptor, String> {
     // One ticket after a handshake, not rustls' (and OpenSSL's) two: each
     // costs a key derivation and an encryption on every full handshake, and
     // a client that wants more for parallel resumptions asks (RFC 9149's
-    // ticket_request, honoured up to `max_tls13_tickets`). Go's default too.
+    // ticket_request, honoured up to `max_tls13_tickets`).
     config.send_tls13_tickets = 1;
     config.max_tls13_tickets = 4;
     Ok(TlsAcceptor::from(Arc::new(config)))
@@ -94,5 +94,25 @@ impl ServerCertVerifier for AcceptAnyMemberCert {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CertificateId;
+
+    #[test]
+    fn a_listener_resumes_by_stateless_tickets_one_per_handshake() {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let material = TlsMaterial {
+            certificate_id: CertificateId::new(),
+            certificate_chain_pem: ck.cert.pem(),
+            private_key_pem: ck.signing_key.serialize_pem(),
+        };
+        let config = acceptor(&material).unwrap().config().clone();
+        assert!(config.ticketer.enabled(), "stateless tickets are on");
+        assert_eq!(config.send_tls13_tickets, 1);
+        assert_eq!(config.max_tls13_tickets, 4);
     }
 }
