@@ -319,6 +319,18 @@ fn open_paths_need_no_token_and_identity_needs_an_admin() {
     assert_eq!((s, v["projects"].clone()), (200, json!([])), "{v}");
 
     let admin = login(&b, "admin", "admin-pw", "admin");
+    // Another project, looked up by id, is absent to the member.
+    let (_, all) = call(&b, "GET", "/v3/projects?name=admin", Some(&admin), None);
+    let other = all["projects"][0]["id"].as_str().unwrap().to_string();
+    let (s, v) = call(
+        &b,
+        "GET",
+        &format!("/v3/projects/{other}"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(s, 404, "{v}");
+    assert!(!v.to_string().contains("\"admin\""), "{v}");
     let (s, p) = call(
         &b,
         "POST",
