@@ -257,11 +257,9 @@ fn reserved_descriptors(nofile: u64) -> u64 {
 
 /// The process-wide connection cap derived from the descriptor limit
 /// `nofile`: each proxied client needs a second descriptor for its member,
-/// and the TCP relay may hold a pipe (two descriptors) for up to a quarter
-/// of the cap (`tcp`'s maxpipes), so 2.5 descriptors per connection: two
-/// fifths of what the reserve leaves (at least 1).
+/// so half of what the reserve leaves (at least 1).
 pub(crate) fn derived_max_connections(nofile: u64) -> usize {
-    let cap = nofile.saturating_sub(reserved_descriptors(nofile)) * 2 / 5;
+    let cap = nofile.saturating_sub(reserved_descriptors(nofile)) / 2;
     usize::try_from(cap.max(1)).unwrap_or(usize::MAX)
 }
 
@@ -271,9 +269,9 @@ mod tests {
 
     #[test]
     fn the_cap_leaves_a_reserve_and_a_member_descriptor_per_client() {
-        assert_eq!(derived_max_connections(1024), (1024 - 256) * 2 / 5);
-        assert_eq!(derived_max_connections(20_000), (20_000 - 1024) * 2 / 5);
-        assert_eq!(derived_max_connections(256), (256 - 64) * 2 / 5);
+        assert_eq!(derived_max_connections(1024), (1024 - 256) / 2);
+        assert_eq!(derived_max_connections(20_000), (20_000 - 1024) / 2);
+        assert_eq!(derived_max_connections(256), (256 - 64) / 2);
         assert_eq!(derived_max_connections(10), 1);
     }
 }

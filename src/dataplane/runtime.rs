@@ -56,9 +56,9 @@ pub(crate) struct Context {
     pub conn_cap: Arc<Semaphore>,
     /// The permits `conn_cap` started with.
     pub max_connections: usize,
-    /// Pipes the TCP relay's splicing directions hold now (`tcp`); at most
-    /// a quarter of `max_connections` (HAProxy's default `maxpipes`).
-    pub pipes: AtomicUsize,
+    /// 64 KiB buffers the TCP relay's bulk directions hold now (`tcp`); at
+    /// most a quarter of `max_connections` (as HAProxy's default `maxpipes`).
+    pub bulk_buffers: AtomicUsize,
 }
 
 /// The part of a listener that outlives config swaps.
