@@ -8,7 +8,7 @@ mod dataplane_support;
 
 use std::net::IpAddr;
 
-use ballast::dataplane::DataPlaneError;
+use ballast::dataplane::{DataPlaneConfig, DataPlaneError};
 use ballast::model::Protocol;
 use dataplane_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -70,38 +70,7 @@ async fn fifty_mib_pass_byte_exact_through_tcp_and_http() {
     dp.apply(spec).await.unwrap();
 
     // TCP echo: write 50 MiB while reading it back.
-    let s = TcpStream::connect((ip, tp)).await.unwrap();
-    let (mut r, mut w) = s.into_split();
-    let writer = tokio::spawn(async move {
-        let mut off = 0u64;
-        while off < FIFTY_MIB {
-            let n = (FIFTY_MIB - off).min(65536);
-            let v: Vec<u8> = (off..off + n).map(pattern).collect();
-            w.write_all(&v).await.unwrap();
-            off += n;
-        }
-        w.shutdown().await.unwrap();
-    });
-    assert_eq!(greeting(&mut r).await.unwrap(), "tbig");
-    let mut got = 0u64;
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = r.read(&mut buf).await.unwrap();
-        if n == 0 {
-            break;
-        }
-        for (i, byte) in buf[..n].iter().enumerate() {
-            assert_eq!(
-                *byte,
-                pattern(got + i as u64),
-                "TCP byte {}",
-                got + i as u64
-            );
-        }
-        got += n as u64;
-    }
-    writer.await.unwrap();
-    assert_eq!(got, FIFTY_MIB);
+    assert_eq!(echo_pattern((ip, tp), "tbig", FIFTY_MIB).await, FIFTY_MIB);
     wait_until(DEADLINE, "TCP stats settle", || {
         let s = dp.listener_stats(tcp_id).unwrap();
         s.active_connections == 0 && s.bytes_in == FIFTY_MIB && s.bytes_out == FIFTY_MIB + 5
@@ -138,6 +107,68 @@ async fn fifty_mib_pass_byte_exact_through_tcp_and_http() {
             .enumerate()
             .all(|(i, b)| *b == pattern(i as u64))
     );
+}
+
+/// Through a TCP listener whose member greets with `name` and then echoes:
+/// writes `len` pattern bytes while reading them back, checks each one, and
+/// returns how many came back before the end.
+async fn echo_pattern(to: (IpAddr, u16), name: &str, len: u64) -> u64 {
+    let s = TcpStream::connect(to).await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    let writer = tokio::spawn(async move {
+        let mut off = 0u64;
+        while off < len {
+            let n = (len - off).min(65536);
+            let v: Vec<u8> = (off..off + n).map(pattern).collect();
+            w.write_all(&v).await.unwrap();
+            off += n;
+        }
+        w.shutdown().await.unwrap();
+    });
+    assert_eq!(greeting(&mut r).await.unwrap(), name);
+    let mut got = 0u64;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = r.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        for (i, byte) in buf[..n].iter().enumerate() {
+            assert_eq!(
+                *byte,
+                pattern(got + i as u64),
+                "TCP byte {}",
+                got + i as u64
+            );
+        }
+        got += n as u64;
+    }
+    writer.await.unwrap();
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_tcp_transfers_stay_byte_exact_when_no_bulk_buffer_is_left() {
+    // A cap of 3 connections leaves no bulk buffer (a quarter of the cap):
+    // every direction keeps copying through 16 KiB.
+    let ip = vip(27);
+    let tp = free_port(ip);
+    let t = tcp_member("nobulk").await;
+    let dp = data_plane_with(DataPlaneConfig {
+        max_connections: Some(3),
+        ..test_config()
+    });
+    let spec = lb(
+        ip,
+        vec![round_robin_listener(Protocol::Tcp, tp, vec![t.spec(1)])],
+    );
+    dp.apply(spec).await.unwrap();
+    const EIGHT_MIB: u64 = 8 * 1024 * 1024;
+    let (a, b) = tokio::join!(
+        echo_pattern((ip, tp), "nobulk", EIGHT_MIB),
+        echo_pattern((ip, tp), "nobulk", EIGHT_MIB)
+    );
+    assert_eq!((a, b), (EIGHT_MIB, EIGHT_MIB));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
