@@ -30,6 +30,7 @@
 #   ROWS="http50 tcpbig" bench/full.sh                     # some rows only
 #   BALLAST=/path/to/ballast bench/full.sh                 # another build
 #   RUNS_OUT=rounds.txt bench/full.sh                      # keep every round's figures
+#   SERIES=dir bench/full.sh                               # each round every 100 ms (bench/series.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh

@@ -48,9 +48,15 @@ cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; } # user, kernel
 # "measure proxy round req/s p99_ms MiB/s user_us/request kernel_us/request".
 measure_one() { # measure proxy round pid conns url [wrk args]
     local u0 k0 u1 k1 rps p99 xfer n
+    local series=""
+    if [[ -n "${SERIES:-}" ]]; then  # where the time goes, every 100 ms
+        mkdir -p "$SERIES"
+        python3 bench/series.py "$4" "$SERIES/$1-$2-$3.txt" "${DURATION%s}" & series=$!
+    fi
     read -r u0 k0 <<<"$(cpu_ticks "$4")"
     read -r rps p99 xfer n <<<"$("${LOAD:-run_wrk}" "$5" "$6" "${@:7}")"
     read -r u1 k1 <<<"$(cpu_ticks "$4")"
+    [[ -n "$series" ]] && { wait "$series" || true; }
     local tick_us=$((1000000 / $(getconf CLK_TCK)))
     echo "$1 $2 $3 $rps $p99 $xfer $(awk -v u=$((u1 - u0)) -v k=$((k1 - k0)) -v n="$n" -v t="$tick_us" \
         'BEGIN {if (n > 0) printf "%.2f %.2f", u * t / n, k * t / n; else print "0 0"}')" >> "$WORK/runs"
