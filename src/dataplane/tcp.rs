@@ -16,12 +16,12 @@
 //! was measured here at the same CPU per MiB as 64 KiB copies, and it hands
 //! the member's pages on to the client's socket, so the kernel frees them on
 //! the client's CPU while the member's sender allocates on its own: the
-//! sender's per-CPU page lists run dry and every refill goes to the buddy
+//! sender's per-CPU page lists run dry and their refills go to the buddy
 //! allocator. On a virtual machine that returns free memory to its host
 //! (virtio-balloon free page reporting) those refills land on pages the
 //! host has to fault back in, and the member's sends slowed fourfold for
 //! hundreds of milliseconds at a time: 1 MiB responses' p99 doubled in about
-//! one round in three. Copies keep each socket's pages on its own side.
+//! one round in five. Copies keep each socket's pages on its own side.
 
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
