@@ -263,7 +263,7 @@ impl DataPlane {
                 loops: Arc::new(loops::LoopGuard::new(max_connections.saturating_mul(2))),
                 conn_cap: Arc::new(tokio::sync::Semaphore::new(max_connections)),
                 max_connections,
-                bulk_buffers: AtomicUsize::new(0),
+                bulk_buffers: tcp::bulk_buffers(max_connections),
             }),
             members,
             serving: tokio::sync::Mutex::new(HashMap::new()),

@@ -56,9 +56,8 @@ pub(crate) struct Context {
     pub conn_cap: Arc<Semaphore>,
     /// The permits `conn_cap` started with.
     pub max_connections: usize,
-    /// 64 KiB buffers the TCP relay's bulk directions hold now (`tcp`); at
-    /// most a quarter of `max_connections` (as HAProxy's default `maxpipes`).
-    pub bulk_buffers: AtomicUsize,
+    /// Permits for the TCP relay's 64 KiB bulk buffers (`tcp::bulk_buffers`).
+    pub bulk_buffers: Semaphore,
 }
 
 /// The part of a listener that outlives config swaps.

@@ -26,11 +26,12 @@
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use socket2::SockRef;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 use tracing::debug;
 
 use super::balance::Tried;
@@ -82,19 +83,16 @@ pub(crate) async fn relay(
     let _load = MemberLoad::new(&member.state);
     let (upstream, _outgoing) = upstream;
     let counters = &shared.counters;
-    let bulk = BulkBudget {
-        held: &shared.ctx.bulk_buffers,
-        max: shared.ctx.max_connections / 4,
-    };
+    let bulk = &shared.ctx.bulk_buffers;
     let ended = AtomicBool::new(false);
-    let to_member = pump(&client, &upstream, &bulk, &ended, |event| match event {
+    let to_member = pump(&client, &upstream, bulk, &ended, |event| match event {
         Moved::Read(n) => {
             counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
             activity.client_progress();
         }
         Moved::Written(_) => activity.member_progress(),
     });
-    let to_client = pump(&upstream, &client, &bulk, &ended, |event| match event {
+    let to_client = pump(&upstream, &client, bulk, &ended, |event| match event {
         Moved::Read(_) => activity.member_progress(),
         Moved::Written(n) => {
             counters.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
@@ -129,13 +127,13 @@ enum Moved {
 async fn pump(
     src: &TcpStream,
     dst: &TcpStream,
-    bulk: &BulkBudget<'_>,
+    bulk: &Semaphore,
     ended: &AtomicBool,
     mut moved: impl FnMut(Moved),
 ) -> io::Result<u64> {
     let mut total = 0u64;
     let mut buf = Vec::new();
-    // Held while this direction has its bulk buffer.
+    // The permit held while this direction has its bulk buffer.
     let mut grown = None;
     loop {
         src.readable().await?;
@@ -154,10 +152,10 @@ async fn pump(
         total += n as u64;
         if n == RELAY_BUFFER
             && grown.is_none()
-            && let Some(slot) = BulkSlot::new(bulk)
+            && let Ok(permit) = bulk.try_acquire()
         {
             buf = vec![0; BULK_BUFFER];
-            grown = Some(slot);
+            grown = Some(permit);
         }
     }
 }
@@ -220,35 +218,11 @@ fn finish(dst: &TcpStream, total: u64, ended: &AtomicBool) -> io::Result<u64> {
     }
 }
 
-/// The process-wide count of bulk buffers and its bound.
-struct BulkBudget<'a> {
-    held: &'a AtomicUsize,
-    max: usize,
-}
-
-/// One direction's right to a bulk buffer, counted in its budget while it
-/// lives.
-struct BulkSlot<'a> {
-    budget: &'a BulkBudget<'a>,
-}
-
-impl<'a> BulkSlot<'a> {
-    /// A slot, unless the budget is spent.
-    fn new(budget: &'a BulkBudget<'a>) -> Option<Self> {
-        let held = budget.held.fetch_add(1, Ordering::Relaxed);
-        if held < budget.max {
-            Some(Self { budget })
-        } else {
-            budget.held.fetch_sub(1, Ordering::Relaxed);
-            None
-        }
-    }
-}
-
-impl Drop for BulkSlot<'_> {
-    fn drop(&mut self) {
-        self.budget.held.fetch_sub(1, Ordering::Relaxed);
-    }
+/// The bulk buffers the TCP relay may hold at once, process-wide: a quarter
+/// of the connection cap (see the module docs); a direction holds a permit
+/// while it has one.
+pub(crate) fn bulk_buffers(max_connections: usize) -> Semaphore {
+    Semaphore::new(max_connections / 4)
 }
 
 #[cfg(test)]
@@ -257,16 +231,17 @@ mod tests {
 
     #[test]
     fn bulk_buffers_stop_at_their_budget_and_come_back_when_dropped() {
-        let held = AtomicUsize::new(0);
-        let budget = BulkBudget {
-            held: &held,
-            max: 1,
-        };
-        let first = BulkSlot::new(&budget).expect("the first slot is within budget");
-        assert!(BulkSlot::new(&budget).is_none(), "over budget: keep 16 KiB");
-        assert_eq!(held.load(Ordering::Relaxed), 1);
+        let budget = bulk_buffers(4);
+        let first = budget.try_acquire().expect("the first is within budget");
+        assert!(budget.try_acquire().is_err(), "over budget: keep 16 KiB");
+        assert_eq!(budget.available_permits(), 0);
         drop(first);
-        assert_eq!(held.load(Ordering::Relaxed), 0);
-        assert!(BulkSlot::new(&budget).is_some());
+        assert_eq!(budget.available_permits(), 1);
+        assert!(budget.try_acquire().is_ok());
+        assert_eq!(
+            bulk_buffers(3).available_permits(),
+            0,
+            "a quarter of the cap"
+        );
     }
 }
